@@ -1,0 +1,33 @@
+"""syncode: grammar-constrained decoding for LLMs with exact token masks.
+
+Pipeline (each module owns one stage; imports point down it):
+grammar -> parse_table / terminals -> lexer -> mask_store -> kernels -> compiler -> matcher
+-> bitmask -> integrations.
+"""
+from .bitmask import allocate_token_bitmask, apply_token_bitmask_inplace, fill_next_token_bitmasks
+from .compiler import CompiledGrammar, compile_grammar
+from .grammar import Grammar, GrammarError
+from .mask_store import CacheCorruptionWarning
+from .matcher import GrammarMatcher
+from .terminals import UnsupportedRegexError
+from .tokenizer_info import TokenizerError, TokenizerInfo
+
+__version__ = "0.1.0"
+
+fill = fill_next_token_bitmasks
+
+__all__ = [
+    "CacheCorruptionWarning",
+    "CompiledGrammar",
+    "Grammar",
+    "GrammarError",
+    "GrammarMatcher",
+    "TokenizerError",
+    "TokenizerInfo",
+    "UnsupportedRegexError",
+    "allocate_token_bitmask",
+    "apply_token_bitmask_inplace",
+    "compile_grammar",
+    "fill",
+    "fill_next_token_bitmasks",
+]

@@ -1,0 +1,121 @@
+"""Compiling a grammar for a tokenizer: `compile_grammar(grammar, info) -> CompiledGrammar`.
+
+Owns assembling the pieces: LALR tables, lexer contexts, and the mask store of every context
+(loaded from the disk cache or built), into the arrays the matcher's kernels read.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .grammar import Grammar
+from .lexer import LexerContexts, build_contexts
+from .mask_store import default_cache_dir, load_or_build_store
+from .parse_table import ParseTables, build_parse_tables
+from .tokenizer_info import TokenizerInfo
+
+
+@dataclass
+class CompileStats:
+    """What a compile did: how many stores were loaded, built or rebuilt, and how long it took."""
+
+    seconds: float = 0.0
+    loaded: int = 0
+    built: int = 0
+    rebuilt: int = 0
+
+
+@dataclass
+class CompiledGrammar:
+    """A grammar ready for matching with one tokenizer."""
+
+    grammar: Grammar
+    tokenizer_info: TokenizerInfo
+    tables: ParseTables
+    contexts: LexerContexts
+    cache_dir: Path | None
+    stats: CompileStats = field(default_factory=CompileStats)
+
+    def __post_init__(self) -> None:
+        t, c = self.tables, self.contexts
+        self.kernel_tables = (
+            t.action, t.goto, t.rule_len, t.rule_lhs, np.int32(t.end_state), np.int32(t.end_terminal),
+            c.trans, c.accept, c.alive_ptr, c.alive_terms, c.lr_context, c.context_start, c.is_ignored,
+        )
+        self.store_tables: tuple = ()
+
+    def build_store(self) -> None:
+        """Load (or build and cache) every context's mask store and join them into `store_tables`."""
+        parts = []
+        for context in range(self.contexts.n_contexts):
+            trans, accept, alive = self.contexts.local_tables(context)
+            arrays, how = load_or_build_store(trans, accept, alive, self.tokenizer_info, self.cache_dir)
+            setattr(self.stats, how, getattr(self.stats, how) + 1)
+            parts.append(arrays)
+        self.store_tables = join_stores(parts, self.contexts)
+
+    @property
+    def store_nbytes(self) -> int:
+        """Bytes of the joined mask store in memory."""
+        return sum(a.nbytes for a in self.store_tables)
+
+
+def _join_ptrs(ptrs: list[np.ndarray], sizes: list[int]) -> np.ndarray:
+    """Concatenate CSR pointer arrays whose targets are concatenated with the given sizes."""
+    out, offset = [np.zeros(1, np.int32)], 0
+    for ptr, size in zip(ptrs, sizes):
+        out.append(ptr[1:] + offset)
+        offset += size
+    return np.concatenate(out).astype(np.int32)
+
+
+def join_stores(parts: list[dict[str, np.ndarray]], contexts: LexerContexts) -> tuple:
+    """One store for the whole grammar: per-context stores with global state and terminal ids."""
+    starts = contexts.context_start
+    cat = lambda name: np.concatenate([p[name] for p in parts])  # noqa: E731
+    n_groups = [len(p["grp_state"]) for p in parts]
+    n_buckets = [len(p["bkt_term"]) for p in parts]
+    n_bnd = [len(p["bnd_tok_ptr"]) - 1 for p in parts]
+    ctx_terms = contexts.context_terms
+    return (
+        cat("inside_words"),
+        cat("die0_words"),
+        _join_ptrs([p["grp_ptr"] for p in parts], n_groups),
+        np.concatenate([p["grp_state"] + starts[i] for i, p in enumerate(parts)]).astype(np.int32),
+        _join_ptrs([p["grp_tok_ptr"] for p in parts], [len(p["grp_toks"]) for p in parts]),
+        cat("grp_toks"),
+        _join_ptrs([p["bkt_ptr"] for p in parts], n_buckets),
+        np.concatenate([ctx_terms[i][p["bkt_term"]] for i, p in enumerate(parts)]).astype(np.int32),
+        cat("bkt_byte"),
+        _join_ptrs([p["bkt_grp_ptr"] for p in parts], n_bnd),
+        _join_ptrs([p["bnd_rem_ptr"] for p in parts], [len(p["bnd_rem"]) for p in parts]),
+        cat("bnd_rem"),
+        _join_ptrs([p["bnd_tok_ptr"] for p in parts], [len(p["bnd_toks"]) for p in parts]),
+        cat("bnd_toks"),
+        _join_ptrs([np.array([0, len(k)], np.int32) for k in ctx_terms], [len(k) for k in ctx_terms]),
+        np.concatenate(ctx_terms).astype(np.int32),
+        contexts.state_context,
+    )
+
+
+def compile_grammar(
+    grammar: Grammar,
+    tokenizer_info: TokenizerInfo,
+    cache_dir: str | Path | None = "default",
+) -> CompiledGrammar:
+    """Build (or load from the cache) everything needed to match `grammar` with this tokenizer.
+
+    `cache_dir`: "default" (see `mask_store.default_cache_dir`), a folder, or None for no disk
+    cache.
+    """
+    start = time.perf_counter()
+    tables = build_parse_tables(grammar)
+    contexts = build_contexts(grammar, tables)
+    folder = default_cache_dir() if cache_dir == "default" else (Path(cache_dir) if cache_dir is not None else None)
+    compiled = CompiledGrammar(grammar, tokenizer_info, tables, contexts, folder)
+    compiled.build_store()
+    compiled.stats.seconds = time.perf_counter() - start
+    return compiled

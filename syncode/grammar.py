@@ -1,0 +1,117 @@
+"""Grammar loading: Lark EBNF text in, a checked LALR(1) grammar out.
+
+Owns reading grammars (text, files, the built-ins shipped in `grammars/`) through Lark's own
+loader, so everything Lark accepts (`%import common`, `%ignore`, priorities, templates) is
+accepted here, and turning Lark's errors into `GrammarError`s that say what and where.
+"""
+from __future__ import annotations
+
+import functools
+import importlib.resources
+from dataclasses import dataclass
+from pathlib import Path
+
+import lark
+from lark.lexer import PatternStr
+
+
+class GrammarError(ValueError):
+    """The grammar text is malformed, not LALR(1), or uses something syncode cannot run."""
+
+
+@dataclass(frozen=True)
+class TerminalSpec:
+    """One terminal of a grammar: its name, its regex (Python syntax) and how it wins ties."""
+
+    name: str
+    regex: str
+    priority: int
+    is_string: bool
+    max_width: int
+
+    @property
+    def tie_key(self) -> tuple:
+        """Sort key among terminals matching the same longest lexeme: first wins."""
+        return (-self.priority, not self.is_string, -self.max_width, -len(self.regex), self.name)
+
+
+def builtin_dir() -> Path:
+    """The folder holding the built-in `.lark` grammars (source checkout or installed package)."""
+    source = Path(__file__).resolve().parent.parent / "grammars"
+    if source.is_dir():
+        return source
+    return Path(str(importlib.resources.files("syncode") / "grammars"))
+
+
+class Grammar:
+    """A context-free grammar in Lark EBNF, checked to be LALR(1)."""
+
+    def __init__(self, text: str, start: str = "start", name: str = "<grammar>") -> None:
+        self.text = text
+        self.start = start
+        self.name = name
+        try:
+            self.lark = lark.Lark(text, parser="lalr", lexer="contextual", start=start)
+        except lark.exceptions.GrammarError as exc:
+            raise GrammarError(f"grammar {name}: {exc}") from exc
+        except lark.exceptions.LarkError as exc:
+            raise GrammarError(f"grammar {name}: cannot be loaded: {exc}") from exc
+        self.terminals = [self._spec(t) for t in self.lark.terminals]
+        self.ignore = tuple(self.lark.ignore_tokens)
+        self.parse_table = self.lark.parser.parser.parser.parse_table
+
+    def _spec(self, terminal) -> TerminalSpec:
+        pattern = terminal.pattern
+        if pattern is None:
+            raise GrammarError(
+                f"grammar {self.name}: terminal {terminal.name} is %declare'd without a pattern; "
+                "terminals made by a post-lexer are not supported"
+            )
+        try:
+            max_width = pattern.max_width
+        except Exception:  # Lark cannot size some regexes; the width only breaks ties
+            max_width = 1 << 30
+        return TerminalSpec(
+            name=terminal.name,
+            regex=pattern.to_regexp(),
+            priority=terminal.priority,
+            is_string=isinstance(pattern, PatternStr),
+            max_width=min(int(max_width), 1 << 30),
+        )
+
+    @classmethod
+    def from_lark(cls, text: str, start: str = "start") -> "Grammar":
+        """A grammar from Lark EBNF text."""
+        return cls(text, start=start)
+
+    @classmethod
+    def from_file(cls, path: str | Path, start: str = "start") -> "Grammar":
+        """A grammar from a `.lark` file."""
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise GrammarError(f"cannot read grammar file {path}: {exc}") from exc
+        return cls(text, start=start, name=str(path))
+
+    @classmethod
+    def builtin(cls, name: str) -> "Grammar":
+        """A built-in grammar by name (see `builtin_names()`)."""
+        return _builtin(name)
+
+    @staticmethod
+    def builtin_names() -> list[str]:
+        """Names of the built-in grammars."""
+        return sorted(p.stem for p in builtin_dir().glob("*.lark"))
+
+    def __repr__(self) -> str:
+        return f"Grammar({self.name!r}, {len(self.terminals)} terminals)"
+
+
+@functools.lru_cache(maxsize=None)
+def _builtin(name: str) -> Grammar:
+    path = builtin_dir() / f"{name}.lark"
+    if not path.is_file():
+        raise GrammarError(f"no built-in grammar {name!r}; built-ins: {', '.join(Grammar.builtin_names())}")
+    grammar = Grammar(path.read_text(encoding="utf-8"), name=name)
+    return grammar

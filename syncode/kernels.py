@@ -1,0 +1,271 @@
+"""Numba kernels: the incremental lexer/parser and the per-step mask fill.
+
+Owns the hot path. The parser stack is persistent: a pool of nodes (state, parent) where a
+matcher state is one node id, so rollback is restoring an id. A step works on a *virtual
+stack* (a base node plus a small array of states pushed on top of it), so trying a token
+never writes to the pool; `advance` commits the virtual stack as new nodes at the end.
+
+`G`, the grammar tuple, is (action, goto, rule_len, rule_lhs, end_state, end_terminal,
+lex_trans, lex_accept, alive_ptr, alive_terms, lr_context, context_start, is_ignored).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+VSTACK_CAPACITY = 4096
+
+
+@njit(cache=True, inline="always")
+def _top(node_state, base, vstack, vlen):
+    if vlen > 0:
+        return vstack[vlen - 1]
+    return node_state[base]
+
+
+@njit(cache=True)
+def push_terminal(G, node_state, node_parent, base, vstack, vlen, term):
+    """Reduce as needed, then shift `term`. Returns (base, vlen); vlen < 0 when rejected."""
+    action, goto, rule_len, rule_lhs = G[0], G[1], G[2], G[3]
+    while True:
+        top = _top(node_state, base, vstack, vlen)
+        a = action[top, term]
+        if a == 0:
+            return base, -1
+        if a > 0:
+            if vlen >= vstack.shape[0]:
+                return base, -1
+            vstack[vlen] = a - 1
+            return base, vlen + 1
+        rule = -a - 1
+        for _ in range(rule_len[rule]):
+            if vlen > 0:
+                vlen -= 1
+            else:
+                base = node_parent[base]
+        nxt = goto[_top(node_state, base, vstack, vlen), rule_lhs[rule]]
+        if nxt < 0 or vlen >= vstack.shape[0]:
+            return base, -1
+        vstack[vlen] = nxt
+        vlen += 1
+
+
+@njit(cache=True)
+def can_shift(G, node_state, node_parent, base, vstack, vlen, term, scratch):
+    """Whether `term` can be shifted now (after reductions); leaves the stack untouched."""
+    scratch[:vlen] = vstack[:vlen]
+    _, n = push_terminal(G, node_state, node_parent, base, scratch, vlen, term)
+    return n >= 0
+
+
+@njit(cache=True)
+def accepts_end(G, node_state, node_parent, base, vstack, vlen, scratch):
+    """Whether the input may end here: `$END` reduces the stack to the end state."""
+    action, goto, rule_len, rule_lhs, end_state, end_term = G[0], G[1], G[2], G[3], G[4], G[5]
+    scratch[:vlen] = vstack[:vlen]
+    while True:
+        top = _top(node_state, base, scratch, vlen)
+        a = action[top, end_term]
+        if a >= 0:
+            return False
+        rule = -a - 1
+        for _ in range(rule_len[rule]):
+            if vlen > 0:
+                vlen -= 1
+            else:
+                base = node_parent[base]
+        nxt = goto[_top(node_state, base, scratch, vlen), rule_lhs[rule]]
+        if nxt < 0 or vlen >= scratch.shape[0]:
+            return False
+        if nxt == end_state:
+            return True
+        scratch[vlen] = nxt
+        vlen += 1
+
+
+@njit(cache=True)
+def lex(G, node_state, node_parent, base, vstack, vlen, q, data, lo, hi):
+    """Feed bytes data[lo:hi] from lexer state q. Returns (ok, base, vlen, q)."""
+    lex_trans, lex_accept, lr_context, context_start, is_ignored = G[6], G[7], G[10], G[11], G[12]
+    for i in range(lo, hi):
+        b = data[i]
+        nq = lex_trans[q, b]
+        if nq >= 0:
+            q = nq
+            continue
+        term = lex_accept[q]
+        if term < 0:
+            return False, base, vlen, q
+        if not is_ignored[term]:
+            base, vlen = push_terminal(G, node_state, node_parent, base, vstack, vlen, term)
+            if vlen < 0:
+                return False, base, vlen, q
+        start = context_start[lr_context[_top(node_state, base, vstack, vlen)]]
+        q = lex_trans[start, b]
+        if q < 0:
+            return False, base, vlen, start
+    return True, base, vlen, q
+
+
+@njit(cache=True)
+def is_lexeme_start(G, node_state, base, vstack, vlen, q):
+    return q == G[11][G[10][_top(node_state, base, vstack, vlen)]]
+
+
+@njit(cache=True)
+def alive_ok(G, node_state, node_parent, base, vstack, vlen, q, scratch):
+    """Whether the partial lexeme in state q can still become a terminal the parser takes."""
+    alive_ptr, alive_terms, is_ignored = G[8], G[9], G[12]
+    if is_lexeme_start(G, node_state, base, vstack, vlen, q):
+        return True
+    for k in range(alive_ptr[q], alive_ptr[q + 1]):
+        term = alive_terms[k]
+        if is_ignored[term] or can_shift(G, node_state, node_parent, base, vstack, vlen, term, scratch):
+            return True
+    return False
+
+
+@njit(cache=True)
+def accepts_eos(G, node_state, node_parent, base, vstack, vlen, q, scratch, scratch2):
+    """Whether the output may end here: the partial lexeme completes and `$END` is accepted."""
+    lex_accept, is_ignored = G[7], G[12]
+    if is_lexeme_start(G, node_state, base, vstack, vlen, q):
+        return accepts_end(G, node_state, node_parent, base, vstack, vlen, scratch)
+    term = lex_accept[q]
+    if term < 0:
+        return False
+    if is_ignored[term]:
+        return accepts_end(G, node_state, node_parent, base, vstack, vlen, scratch)
+    scratch2[:vlen] = vstack[:vlen]
+    base2, vlen2 = push_terminal(G, node_state, node_parent, base, scratch2, vlen, term)
+    if vlen2 < 0:
+        return False
+    return accepts_end(G, node_state, node_parent, base2, scratch2, vlen2, scratch)
+
+
+@njit(cache=True)
+def advance(G, node_state, node_parent, pool_len, node, q, data, lo, hi, vstack, scratch):
+    """Consume data[lo:hi]. Returns (ok, node, pool_len, q); on success new nodes are committed."""
+    ok, base, vlen, q2 = lex(G, node_state, node_parent, node, vstack, 0, q, data, lo, hi)
+    if not ok or not alive_ok(G, node_state, node_parent, base, vstack, vlen, q2, scratch):
+        return False, node, pool_len, q
+    for i in range(vlen):
+        node_state[pool_len] = vstack[i]
+        node_parent[pool_len] = base
+        base = pool_len
+        pool_len += 1
+    return True, base, pool_len, q2
+
+
+@njit(cache=True, inline="always")
+def _set_tokens(out, toks, lo, hi):
+    for k in range(lo, hi):
+        t = toks[k]
+        out[t >> 5] |= np.uint32(1) << np.uint32(t & 31)
+
+
+@njit(cache=True)
+def fill_level(G, ST, node_state, node_parent, base, vin, vlen, q, out, vwork, saved, scratch, ok):
+    """Write into `out` the tokens allowed from lexer state q on the stack (base, vin[:vlen]),
+    except those whose first byte ends the current lexeme (`fill_mask` adds those).
+
+    `ST`, the grammar's mask store with global state ids, is (inside_words, die0_words,
+    grp_ptr, grp_state, grp_tok_ptr, grp_toks, bkt_ptr, bkt_term, bkt_byte, bkt_grp_ptr,
+    bnd_rem_ptr, bnd_rem, bnd_tok_ptr, bnd_toks, ctx_term_ptr, ctx_terms, state_context).
+    `ok[t]` is left set, for the context's terminals t, to "t may end the current lexeme".
+    """
+    lex_trans, alive_ptr, alive_terms, lr_context, context_start, is_ignored = G[6], G[8], G[9], G[10], G[11], G[12]
+    inside_words, grp_ptr, grp_state, grp_tok_ptr, grp_toks = ST[0], ST[2], ST[3], ST[4], ST[5]
+    bkt_ptr, bkt_term, bkt_byte, bkt_grp_ptr = ST[6], ST[7], ST[8], ST[9]
+    bnd_rem_ptr, bnd_rem, bnd_tok_ptr, bnd_toks = ST[10], ST[11], ST[12], ST[13]
+    ctx_term_ptr, ctx_terms, state_context = ST[14], ST[15], ST[16]
+    ctx = state_context[q]
+    all_ok = True
+    for k in range(ctx_term_ptr[ctx], ctx_term_ptr[ctx + 1]):
+        t = ctx_terms[k]
+        ok[t] = is_ignored[t] or can_shift(G, node_state, node_parent, base, vin, vlen, t, scratch)
+        all_ok = all_ok and ok[t]
+    if all_ok:
+        out[:] = inside_words[q]
+    elif grp_ptr[q + 1] - grp_ptr[q] == 1:
+        # One group: its tokens are exactly the inside set.
+        s = grp_state[grp_ptr[q]]
+        keep = False
+        for k in range(alive_ptr[s], alive_ptr[s + 1]):
+            keep = keep or ok[alive_terms[k]]
+        if keep:
+            out[:] = inside_words[q]
+        else:
+            out[:] = 0
+    else:
+        out[:] = 0
+        for g in range(grp_ptr[q], grp_ptr[q + 1]):
+            s = grp_state[g]
+            for k in range(alive_ptr[s], alive_ptr[s + 1]):
+                if ok[alive_terms[k]]:
+                    _set_tokens(out, grp_toks, grp_tok_ptr[g], grp_tok_ptr[g + 1])
+                    break
+    for k in range(bkt_ptr[q], bkt_ptr[q + 1]):
+        t = bkt_term[k]
+        if not ok[t]:
+            continue
+        vwork[:vlen] = vin[:vlen]
+        base0, vlen0 = base, vlen
+        if not is_ignored[t]:
+            base0, vlen0 = push_terminal(G, node_state, node_parent, base, vwork, vlen, t)
+        start = context_start[lr_context[_top(node_state, base0, vwork, vlen0)]]
+        if lex_trans[start, bkt_byte[k]] < 0:
+            continue
+        saved[:vlen0] = vwork[:vlen0]
+        for g in range(bkt_grp_ptr[k], bkt_grp_ptr[k + 1]):
+            vwork[:vlen0] = saved[:vlen0]
+            good, b2, v2, q2 = lex(G, node_state, node_parent, base0, vwork, vlen0, start,
+                                   bnd_rem, bnd_rem_ptr[g], bnd_rem_ptr[g + 1])
+            if good and alive_ok(G, node_state, node_parent, b2, vwork, v2, q2, scratch):
+                _set_tokens(out, bnd_toks, bnd_tok_ptr[g], bnd_tok_ptr[g + 1])
+
+
+@njit(cache=True)
+def fill_mask(G, ST, node_state, node_parent, node, q, stops, out, tmp, vnext, vwork, saved, scratch, scratch2, ok):
+    """Write into `out` (uint32 words) every token allowed after the committed state (node, q).
+
+    Tokens whose first byte ends the current lexeme (as terminal T) are allowed exactly when
+    they are allowed at the start of the next lexeme: that mask is computed on the stack with
+    T shifted and ANDed with the store's first-byte-ender bitset of q.
+    """
+    lex_accept, lr_context, context_start, is_ignored = G[7], G[10], G[11], G[12]
+    fill_level(G, ST, node_state, node_parent, node, vnext, 0, q, out, vwork, saved, scratch, ok)
+    term = lex_accept[q]
+    if term >= 0 and ok[term]:
+        base, vlen = node, 0
+        if not is_ignored[term]:
+            base, vlen = push_terminal(G, node_state, node_parent, node, vnext, 0, term)
+        start = context_start[lr_context[_top(node_state, base, vnext, vlen)]]
+        fill_level(G, ST, node_state, node_parent, base, vnext, vlen, start, tmp, vwork, saved, scratch, ok)
+        die0 = ST[1][q]
+        for w in range(out.shape[0]):
+            out[w] |= tmp[w] & die0[w]
+    if accepts_eos(G, node_state, node_parent, node, vnext, 0, q, scratch, scratch2):
+        _set_tokens(out, stops, 0, stops.shape[0])
+
+
+@njit(cache=True)
+def classify_tokens(trans, q, flat, offsets, die_pos, last_state):
+    """For each token read from local state q: where the lexeme dies (-1 never, -2 no bytes)
+    and the state just before that (or the final state)."""
+    for t in range(offsets.shape[0] - 1):
+        lo, hi = offsets[t], offsets[t + 1]
+        if lo == hi:
+            die_pos[t] = -2
+            last_state[t] = q
+            continue
+        s = q
+        d = -1
+        for i in range(lo, hi):
+            ns = trans[s, flat[i]]
+            if ns < 0:
+                d = i - lo
+                break
+            s = ns
+        die_pos[t] = d
+        last_state[t] = s
