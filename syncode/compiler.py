@@ -5,6 +5,7 @@ Owns assembling the pieces: LALR tables, lexer contexts, and the mask store of e
 """
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,8 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from .grammar import Grammar
+from .kernels import new_workspace
 from .lexer import LexerContexts, build_contexts
-from .mask_store import default_cache_dir, load_or_build_store
+from .mask_store import RowTable, default_cache_dir, load_or_build_store
 from .parse_table import ParseTables, build_parse_tables
 from .tokenizer_info import TokenizerInfo
 
@@ -46,6 +48,16 @@ class CompiledGrammar:
             c.trans, c.accept, c.alive_ptr, c.alive_terms, c.lr_context, c.context_start, c.is_ignored,
         )
         self.store_tables: tuple = ()
+        self._workspaces = threading.local()
+
+    def workspace(self) -> tuple:
+        """This thread's scratch buffers for the kernels (fills run one at a time per thread)."""
+        ws = getattr(self._workspaces, "ws", None)
+        if ws is None:
+            info = self.tokenizer_info
+            ws = new_workspace(len(self.tables.terminal_names), (info.vocab_size + 31) // 32, info.max_token_len)
+            self._workspaces.ws = ws
+        return ws
 
     def build_store(self) -> None:
         """Load (or build and cache) every context's mask store and join them into `store_tables`."""
@@ -55,7 +67,7 @@ class CompiledGrammar:
             arrays, how = load_or_build_store(trans, accept, alive, self.tokenizer_info, self.cache_dir)
             setattr(self.stats, how, getattr(self.stats, how) + 1)
             parts.append(arrays)
-        self.store_tables = join_stores(parts, self.contexts)
+        self.store_tables = join_stores(parts, self.contexts, (self.tokenizer_info.vocab_size + 31) // 32)
 
     @property
     def store_nbytes(self) -> int:
@@ -72,29 +84,31 @@ def _join_ptrs(ptrs: list[np.ndarray], sizes: list[int]) -> np.ndarray:
     return np.concatenate(out).astype(np.int32)
 
 
-def join_stores(parts: list[dict[str, np.ndarray]], contexts: LexerContexts) -> tuple:
-    """One store for the whole grammar: per-context stores with global state and terminal ids."""
+def join_stores(parts: list[dict[str, np.ndarray]], contexts: LexerContexts, n_words: int) -> tuple:
+    """One store for the whole grammar: per-context stores with global state, terminal and
+    row ids (rows equal across contexts are stored once)."""
     starts = contexts.context_start
+    table = RowTable(n_words)
+    row_maps = [np.array([table.add(r) for r in p["rows"]] + [-1], dtype=np.int32) for p in parts]
     cat = lambda name: np.concatenate([p[name] for p in parts])  # noqa: E731
-    n_groups = [len(p["grp_state"]) for p in parts]
-    n_buckets = [len(p["bkt_term"]) for p in parts]
-    n_bnd = [len(p["bnd_tok_ptr"]) - 1 for p in parts]
+    node_base = np.cumsum([0] + [len(p["node_byte"]) for p in parts])
     ctx_terms = contexts.context_terms
     return (
-        cat("inside_words"),
-        cat("die0_words"),
-        _join_ptrs([p["grp_ptr"] for p in parts], n_groups),
+        table.array(),
+        np.concatenate([m[p["inside_row"]] for m, p in zip(row_maps, parts)]).astype(np.int32),
+        np.concatenate([m[p["die0_row"]] for m, p in zip(row_maps, parts)]).astype(np.int32),
+        _join_ptrs([p["grp_ptr"] for p in parts], [len(p["grp_state"]) for p in parts]),
         np.concatenate([p["grp_state"] + starts[i] for i, p in enumerate(parts)]).astype(np.int32),
-        _join_ptrs([p["grp_tok_ptr"] for p in parts], [len(p["grp_toks"]) for p in parts]),
-        cat("grp_toks"),
-        _join_ptrs([p["bkt_ptr"] for p in parts], n_buckets),
-        np.concatenate([ctx_terms[i][p["bkt_term"]] for i, p in enumerate(parts)]).astype(np.int32),
-        cat("bkt_byte"),
-        _join_ptrs([p["bkt_grp_ptr"] for p in parts], n_bnd),
-        _join_ptrs([p["bnd_rem_ptr"] for p in parts], [len(p["bnd_rem"]) for p in parts]),
-        cat("bnd_rem"),
-        _join_ptrs([p["bnd_tok_ptr"] for p in parts], [len(p["bnd_toks"]) for p in parts]),
-        cat("bnd_toks"),
+        np.concatenate([m[p["grp_row"]] for m, p in zip(row_maps, parts)]).astype(np.int32),
+        _join_ptrs([p["root_ptr"] for p in parts], [len(p["root_term"]) for p in parts]),
+        np.concatenate([ctx_terms[i][p["root_term"]] for i, p in enumerate(parts)]).astype(np.int32),
+        np.concatenate([p["root_lo"] + node_base[i] for i, p in enumerate(parts)]).astype(np.int32),
+        np.concatenate([p["root_hi"] + node_base[i] for i, p in enumerate(parts)]).astype(np.int32),
+        cat("node_byte"),
+        cat("node_depth"),
+        np.concatenate([p["node_end"] + node_base[i] for i, p in enumerate(parts)]).astype(np.int32),
+        _join_ptrs([p["node_tok_ptr"] for p in parts], [len(p["node_toks"]) for p in parts]),
+        cat("node_toks"),
         _join_ptrs([np.array([0, len(k)], np.int32) for k in ctx_terms], [len(k) for k in ctx_terms]),
         np.concatenate(ctx_terms).astype(np.int32),
         contexts.state_context,

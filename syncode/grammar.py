@@ -59,6 +59,18 @@ class Grammar:
         self.terminals = [self._spec(t) for t in self.lark.terminals]
         self.ignore = tuple(self.lark.ignore_tokens)
         self.parse_table = self.lark.parser.parser.parser.parse_table
+        self._check_symbols()
+
+    def _check_symbols(self) -> None:
+        """Every symbol in the parse table is a rule, a terminal with a pattern, or $END."""
+        known = {r.origin.name for r in self.lark.rules} | {t.name for t in self.terminals} | {"$END"}
+        for actions in self.parse_table.states.values():
+            for symbol in actions:
+                if symbol not in known:
+                    raise GrammarError(
+                        f"grammar {self.name}: terminal {symbol} is %declare'd without a pattern; "
+                        "terminals made by a post-lexer are not supported"
+                    )
 
     def _spec(self, terminal) -> TerminalSpec:
         pattern = terminal.pattern

@@ -165,20 +165,22 @@ def _set_tokens(out, toks, lo, hi):
 
 
 @njit(cache=True)
-def fill_level(G, ST, node_state, node_parent, base, vin, vlen, q, out, vwork, saved, scratch, ok):
+def fill_level(G, ST, W, node_state, node_parent, base, vin, vlen, q, out):
     """Write into `out` the tokens allowed from lexer state q on the stack (base, vin[:vlen]),
     except those whose first byte ends the current lexeme (`fill_mask` adds those).
 
-    `ST`, the grammar's mask store with global state ids, is (inside_words, die0_words,
-    grp_ptr, grp_state, grp_tok_ptr, grp_toks, bkt_ptr, bkt_term, bkt_byte, bkt_grp_ptr,
-    bnd_rem_ptr, bnd_rem, bnd_tok_ptr, bnd_toks, ctx_term_ptr, ctx_terms, state_context).
-    `ok[t]` is left set, for the context's terminals t, to "t may end the current lexeme".
+    `ST`, the grammar's mask store with global state ids, is (rows, inside_row, die0_row,
+    grp_ptr, grp_state, grp_row, root_ptr, root_term, root_lo, root_hi, node_byte,
+    node_depth, node_end, node_tok_ptr, node_toks, ctx_term_ptr, ctx_terms, state_context).
+    `W` is the workspace (see `Workspace`). W.ok[t] is left set, for the context's
+    terminals t, to "t may end the current lexeme".
     """
     lex_trans, alive_ptr, alive_terms, lr_context, context_start, is_ignored = G[6], G[8], G[9], G[10], G[11], G[12]
-    inside_words, grp_ptr, grp_state, grp_tok_ptr, grp_toks = ST[0], ST[2], ST[3], ST[4], ST[5]
-    bkt_ptr, bkt_term, bkt_byte, bkt_grp_ptr = ST[6], ST[7], ST[8], ST[9]
-    bnd_rem_ptr, bnd_rem, bnd_tok_ptr, bnd_toks = ST[10], ST[11], ST[12], ST[13]
-    ctx_term_ptr, ctx_terms, state_context = ST[14], ST[15], ST[16]
+    rows, inside_row, grp_ptr, grp_state, grp_row = ST[0], ST[1], ST[3], ST[4], ST[5]
+    root_ptr, root_term, root_lo, root_hi = ST[6], ST[7], ST[8], ST[9]
+    node_byte, node_depth, node_end, node_tok_ptr, node_toks = ST[10], ST[11], ST[12], ST[13], ST[14]
+    ctx_term_ptr, ctx_terms, state_context = ST[15], ST[16], ST[17]
+    vwork, scratch, ok, snap_base, snap_vlen, snap_q, snap_v = W[0], W[1], W[3], W[6], W[7], W[8], W[9]
     ctx = state_context[q]
     all_ok = True
     for k in range(ctx_term_ptr[ctx], ctx_term_ptr[ctx + 1]):
@@ -186,47 +188,51 @@ def fill_level(G, ST, node_state, node_parent, base, vin, vlen, q, out, vwork, s
         ok[t] = is_ignored[t] or can_shift(G, node_state, node_parent, base, vin, vlen, t, scratch)
         all_ok = all_ok and ok[t]
     if all_ok:
-        out[:] = inside_words[q]
-    elif grp_ptr[q + 1] - grp_ptr[q] == 1:
-        # One group: its tokens are exactly the inside set.
-        s = grp_state[grp_ptr[q]]
-        keep = False
-        for k in range(alive_ptr[s], alive_ptr[s + 1]):
-            keep = keep or ok[alive_terms[k]]
-        if keep:
-            out[:] = inside_words[q]
-        else:
-            out[:] = 0
+        out[:] = rows[inside_row[q]]
     else:
+        # Only inside tokens after which some still-alive terminal may end the lexeme.
         out[:] = 0
         for g in range(grp_ptr[q], grp_ptr[q + 1]):
             s = grp_state[g]
             for k in range(alive_ptr[s], alive_ptr[s + 1]):
                 if ok[alive_terms[k]]:
-                    _set_tokens(out, grp_toks, grp_tok_ptr[g], grp_tok_ptr[g + 1])
+                    row = rows[grp_row[g]]
+                    for w in range(out.shape[0]):
+                        out[w] |= row[w]
                     break
-    for k in range(bkt_ptr[q], bkt_ptr[q + 1]):
-        t = bkt_term[k]
+    for r in range(root_ptr[q], root_ptr[q + 1]):
+        t = root_term[r]
         if not ok[t]:
             continue
         vwork[:vlen] = vin[:vlen]
         base0, vlen0 = base, vlen
         if not is_ignored[t]:
             base0, vlen0 = push_terminal(G, node_state, node_parent, base, vwork, vlen, t)
-        start = context_start[lr_context[_top(node_state, base0, vwork, vlen0)]]
-        if lex_trans[start, bkt_byte[k]] < 0:
-            continue
-        saved[:vlen0] = vwork[:vlen0]
-        for g in range(bkt_grp_ptr[k], bkt_grp_ptr[k + 1]):
-            vwork[:vlen0] = saved[:vlen0]
-            good, b2, v2, q2 = lex(G, node_state, node_parent, base0, vwork, vlen0, start,
-                                   bnd_rem, bnd_rem_ptr[g], bnd_rem_ptr[g + 1])
-            if good and alive_ok(G, node_state, node_parent, b2, vwork, v2, q2, scratch):
-                _set_tokens(out, bnd_toks, bnd_tok_ptr[g], bnd_tok_ptr[g + 1])
+        snap_base[0] = base0
+        snap_vlen[0] = vlen0
+        snap_q[0] = context_start[lr_context[_top(node_state, base0, vwork, vlen0)]]
+        snap_v[0, :vlen0] = vwork[:vlen0]
+        i = root_lo[r]
+        while i < root_hi[r]:
+            d = node_depth[i]
+            pv = snap_vlen[d - 1]
+            vwork[:pv] = snap_v[d - 1, :pv]
+            good, b2, v2, q2 = lex(G, node_state, node_parent, snap_base[d - 1], vwork, pv, snap_q[d - 1],
+                                   node_byte, i, i + 1)
+            if not good:
+                i = node_end[i]
+                continue
+            snap_base[d] = b2
+            snap_vlen[d] = v2
+            snap_q[d] = q2
+            snap_v[d, :v2] = vwork[:v2]
+            if node_tok_ptr[i + 1] > node_tok_ptr[i] and alive_ok(G, node_state, node_parent, b2, vwork, v2, q2, scratch):
+                _set_tokens(out, node_toks, node_tok_ptr[i], node_tok_ptr[i + 1])
+            i += 1
 
 
 @njit(cache=True)
-def fill_mask(G, ST, node_state, node_parent, node, q, stops, out, tmp, vnext, vwork, saved, scratch, scratch2, ok):
+def fill_mask(G, ST, W, node_state, node_parent, node, q, stops, out):
     """Write into `out` (uint32 words) every token allowed after the committed state (node, q).
 
     Tokens whose first byte ends the current lexeme (as terminal T) are allowed exactly when
@@ -234,19 +240,32 @@ def fill_mask(G, ST, node_state, node_parent, node, q, stops, out, tmp, vnext, v
     T shifted and ANDed with the store's first-byte-ender bitset of q.
     """
     lex_accept, lr_context, context_start, is_ignored = G[7], G[10], G[11], G[12]
-    fill_level(G, ST, node_state, node_parent, node, vnext, 0, q, out, vwork, saved, scratch, ok)
+    scratch, scratch2, ok, vnext, tmp = W[1], W[2], W[3], W[4], W[5]
+    fill_level(G, ST, W, node_state, node_parent, node, vnext, 0, q, out)
     term = lex_accept[q]
     if term >= 0 and ok[term]:
         base, vlen = node, 0
         if not is_ignored[term]:
             base, vlen = push_terminal(G, node_state, node_parent, node, vnext, 0, term)
         start = context_start[lr_context[_top(node_state, base, vnext, vlen)]]
-        fill_level(G, ST, node_state, node_parent, base, vnext, vlen, start, tmp, vwork, saved, scratch, ok)
-        die0 = ST[1][q]
+        fill_level(G, ST, W, node_state, node_parent, base, vnext, vlen, start, tmp)
+        die0 = ST[0][ST[2][q]]
         for w in range(out.shape[0]):
             out[w] |= tmp[w] & die0[w]
     if accepts_eos(G, node_state, node_parent, node, vnext, 0, q, scratch, scratch2):
         _set_tokens(out, stops, 0, stops.shape[0])
+
+
+def new_workspace(n_terminals: int, n_words: int, max_token_len: int) -> tuple:
+    """Scratch buffers for one thread's fills and advances: (vwork, scratch, scratch2, ok,
+    vnext, tmp, snap_base, snap_vlen, snap_q, snap_v)."""
+    depth = max_token_len + 2
+    return (
+        np.zeros(VSTACK_CAPACITY, np.int32), np.zeros(VSTACK_CAPACITY, np.int32), np.zeros(VSTACK_CAPACITY, np.int32),
+        np.zeros(n_terminals, np.bool_), np.zeros(VSTACK_CAPACITY, np.int32), np.zeros(n_words, np.uint32),
+        np.zeros(depth, np.int32), np.zeros(depth, np.int32), np.zeros(depth, np.int32),
+        np.zeros((depth, VSTACK_CAPACITY), np.int32),
+    )
 
 
 @njit(cache=True)
@@ -269,3 +288,53 @@ def classify_tokens(trans, q, flat, offsets, die_pos, last_state):
             s = ns
         die_pos[t] = d
         last_state[t] = s
+
+
+@njit(cache=True)
+def remainder_keys(flat, offsets, die_pos, tokens, term_of_token, keys):
+    """Per boundary token: a 64-bit key ordering by (terminal, first remainder byte, hash of
+    the remainder), so that sorting by it buckets and groups tokens; equal keys are then
+    confirmed byte by byte by `group_starts`."""
+    for k in range(tokens.shape[0]):
+        t = tokens[k]
+        lo = offsets[t] + die_pos[t]
+        hi = offsets[t + 1]
+        h = np.uint64(14695981039346656037)
+        for i in range(lo, hi):
+            h = (h ^ np.uint64(flat[i])) * np.uint64(1099511628211)
+        keys[k] = (np.uint64(term_of_token[k]) << np.uint64(48)) | (np.uint64(flat[lo]) << np.uint64(40)) | (
+            h & np.uint64(0xFFFFFFFFFF))
+
+
+@njit(cache=True)
+def group_starts(flat, offsets, die_pos, tokens, keys, starts):
+    """starts[k] = True where sorted boundary token k begins a new (terminal, remainder) group."""
+    for k in range(tokens.shape[0]):
+        if k == 0 or keys[k] != keys[k - 1]:
+            starts[k] = True
+            continue
+        a, b = tokens[k], tokens[k - 1]
+        alo, ahi = offsets[a] + die_pos[a], offsets[a + 1]
+        blo, bhi = offsets[b] + die_pos[b], offsets[b + 1]
+        same = ahi - alo == bhi - blo
+        if same:
+            for i in range(ahi - alo):
+                if flat[alo + i] != flat[blo + i]:
+                    same = False
+                    break
+        starts[k] = not same
+
+
+@njit(cache=True)
+def gather_ranges(flat, lo, hi):
+    """Concatenate flat[lo[i]:hi[i]] for all i."""
+    total = 0
+    for i in range(lo.shape[0]):
+        total += hi[i] - lo[i]
+    out = np.empty(total, dtype=np.uint8)
+    k = 0
+    for i in range(lo.shape[0]):
+        for j in range(lo[i], hi[i]):
+            out[k] = flat[j]
+            k += 1
+    return out

@@ -119,7 +119,8 @@ def _product(terms, dfas, base, ctx, trans_rows, accept, alive_lists, state_cont
     while i < len(order):
         tup = order[i]
         row = np.full(256, -1, dtype=np.int32)
-        nxt = np.stack([dfas[t].trans[s] if s >= 0 else np.full(256, -1, np.int32) for t, s in zip(terms, tup)])
+        dead = np.full(256, -1, np.int32)
+        nxt = np.stack([dfas[t].trans[s] if s >= 0 else dead for t, s in zip(terms, tup)] or [dead])
         live_bytes = np.nonzero((nxt >= 0).any(axis=0))[0]
         for byte in live_bytes:
             key = tuple(int(x) for x in nxt[:, byte])

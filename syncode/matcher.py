@@ -26,15 +26,7 @@ class GrammarMatcher:
         self._stop_set = frozenset(info.stop_token_ids.tolist())
         self._n_tokens = info.n_tokens
         self._G = compiled.kernel_tables
-        self._vstack = np.zeros(kernels.VSTACK_CAPACITY, dtype=np.int32)
-        self._scratch = np.zeros(kernels.VSTACK_CAPACITY, dtype=np.int32)
-        self._scratch2 = np.zeros(kernels.VSTACK_CAPACITY, dtype=np.int32)
-        self._saved = np.zeros(kernels.VSTACK_CAPACITY, dtype=np.int32)
-        self._vnext = np.zeros(kernels.VSTACK_CAPACITY, dtype=np.int32)
-        self._tmp = np.zeros((compiled.tokenizer_info.vocab_size + 31) // 32, dtype=np.uint32)
         self._ST = compiled.store_tables
-        n_terms = len(compiled.tables.terminal_names)
-        self._ok = np.zeros(n_terms, dtype=np.bool_)
         self._node_state = np.zeros(4 * kernels.VSTACK_CAPACITY, dtype=np.int32)
         self._node_parent = np.zeros(4 * kernels.VSTACK_CAPACITY, dtype=np.int32)
         self.reset()
@@ -64,8 +56,9 @@ class GrammarMatcher:
         """Whether the output so far is a complete sentence of the grammar (EOS allowed)."""
         if self._terminated:
             return True
-        return bool(kernels.accepts_eos(self._G, self._node_state, self._node_parent, self._node, self._vstack, 0,
-                                        self._q, self._scratch, self._scratch2))
+        ws = self.compiled.workspace()
+        return bool(kernels.accepts_eos(self._G, self._node_state, self._node_parent, self._node, ws[0], 0,
+                                        self._q, ws[1], ws[2]))
 
     # -- stepping --------------------------------------------------------------------------
     def accept_token(self, token_id: int) -> bool:
@@ -96,8 +89,9 @@ class GrammarMatcher:
         if self._pool_len + kernels.VSTACK_CAPACITY > len(self._node_state):
             self._node_state = np.resize(self._node_state, 2 * len(self._node_state))
             self._node_parent = np.resize(self._node_parent, 2 * len(self._node_parent))
+        ws = self.compiled.workspace()
         ok, node, pool_len, q = kernels.advance(self._G, self._node_state, self._node_parent, self._pool_len,
-                                                self._node, self._q, data, lo, hi, self._vstack, self._scratch)
+                                                self._node, self._q, data, lo, hi, ws[0], ws[1])
         if not ok:
             return False
         self._history.append((self._node, self._q, self._pool_len, False))
@@ -132,8 +126,8 @@ class GrammarMatcher:
             row[:] = 0
             kernels._set_tokens(row, self._stops, 0, len(self._stops))
             return
-        kernels.fill_mask(self._G, self._ST, self._node_state, self._node_parent, self._node, self._q, self._stops,
-                          row, self._tmp, self._vnext, self._vstack, self._saved, self._scratch, self._scratch2, self._ok)
+        kernels.fill_mask(self._G, self._ST, self.compiled.workspace(), self._node_state, self._node_parent,
+                          self._node, self._q, self._stops, row)
 
     def allowed_token_ids(self) -> np.ndarray:
         """The allowed next token ids as an array (convenience; slower than the bitmask)."""

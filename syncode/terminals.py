@@ -8,10 +8,16 @@ cannot reach an accepting state are removed, so "alive" always means "completabl
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import interegular
 import numpy as np
+
+try:  # Python >= 3.11
+    import re._parser as re_parser
+except ImportError:  # pragma: no cover - Python 3.10
+    import sre_parse as re_parser
 
 MAX_CODE_POINT = 0x10FFFF
 SURROGATES = (0xD800, 0xDFFF)
@@ -111,8 +117,41 @@ def _code_point_ranges(chars: set[str] | None, excluded: set[str]) -> list[tuple
     return clean
 
 
+_NOT_REGULAR = {
+    "ASSERT": "lookahead/lookbehind",
+    "ASSERT_NOT": "negative lookahead/lookbehind",
+    "GROUPREF": "a backreference",
+    "GROUPREF_EXISTS": "a conditional backreference",
+    "AT": "an anchor (^, $, \\b, \\A, \\Z)",
+}
+
+
+def _check_regular(regex: str, name: str) -> None:
+    """Reject features a lexer's DFA cannot honour, walking Python's own parse of the regex."""
+    try:
+        tree = re_parser.parse(regex)
+    except re.error as exc:
+        raise UnsupportedRegexError(f"terminal {name}: invalid regex /{regex}/: {exc}") from exc
+
+    def walk(items) -> None:
+        for op, arg in items:
+            feature = _NOT_REGULAR.get(str(op))
+            if feature:
+                raise UnsupportedRegexError(f"terminal {name}: regex /{regex}/ uses {feature}, which is not regular")
+            for sub in arg if isinstance(arg, (list, tuple)) else [arg]:
+                if isinstance(sub, re_parser.SubPattern):
+                    walk(sub)
+                elif isinstance(sub, (list, tuple)):
+                    for x in sub:
+                        if isinstance(x, re_parser.SubPattern):
+                            walk(x)
+
+    walk(tree)
+
+
 def regex_to_dfa(regex: str, name: str = "<regex>") -> ByteDFA:
     """Compile `regex` (Python syntax) to a trimmed byte-level DFA; errors name the terminal."""
+    _check_regular(regex, name)
     try:
         fsm = interegular.parse_pattern(regex).to_fsm()
     except interegular.patterns.Unsupported as exc:
