@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .grammar import Grammar
+from .cross import build_cross
 from .kernels import new_workspace
 from .lexer import LexerContexts, build_contexts
 from .mask_store import RowTable, default_cache_dir, load_or_build_store
@@ -55,7 +56,8 @@ class CompiledGrammar:
         ws = getattr(self._workspaces, "ws", None)
         if ws is None:
             info = self.tokenizer_info
-            ws = new_workspace(len(self.tables.terminal_names), (info.vocab_size + 31) // 32, info.max_token_len)
+            ws = new_workspace(len(self.tables.terminal_names), (info.vocab_size + 31) // 32, info.max_token_len,
+                               info.offsets, info.flat)
             self._workspaces.ws = ws
         return ws
 
@@ -67,7 +69,9 @@ class CompiledGrammar:
             arrays, how = load_or_build_store(trans, accept, alive, self.tokenizer_info, self.cache_dir)
             setattr(self.stats, how, getattr(self.stats, how) + 1)
             parts.append(arrays)
-        self.store_tables = join_stores(parts, self.contexts, (self.tokenizer_info.vocab_size + 31) // 32)
+        table, joined = join_stores(parts, self.contexts, (self.tokenizer_info.vocab_size + 31) // 32)
+        cross = build_cross(joined, self.tables, self.contexts, self.tokenizer_info, table)
+        self.store_tables = (table.array(),) + joined[1:] + cross
 
     @property
     def store_nbytes(self) -> int:
@@ -84,7 +88,7 @@ def _join_ptrs(ptrs: list[np.ndarray], sizes: list[int]) -> np.ndarray:
     return np.concatenate(out).astype(np.int32)
 
 
-def join_stores(parts: list[dict[str, np.ndarray]], contexts: LexerContexts, n_words: int) -> tuple:
+def join_stores(parts: list[dict[str, np.ndarray]], contexts: LexerContexts, n_words: int) -> tuple[RowTable, tuple]:
     """One store for the whole grammar: per-context stores with global state, terminal and
     row ids (rows equal across contexts are stored once)."""
     starts = contexts.context_start
@@ -93,8 +97,8 @@ def join_stores(parts: list[dict[str, np.ndarray]], contexts: LexerContexts, n_w
     cat = lambda name: np.concatenate([p[name] for p in parts])  # noqa: E731
     node_base = np.cumsum([0] + [len(p["node_byte"]) for p in parts])
     ctx_terms = contexts.context_terms
-    return (
-        table.array(),
+    return table, (
+        None,
         np.concatenate([m[p["inside_row"]] for m, p in zip(row_maps, parts)]).astype(np.int32),
         np.concatenate([m[p["die0_row"]] for m, p in zip(row_maps, parts)]).astype(np.int32),
         _join_ptrs([p["grp_ptr"] for p in parts], [len(p["grp_state"]) for p in parts]),

@@ -171,7 +171,8 @@ def fill_level(G, ST, W, node_state, node_parent, base, vin, vlen, q, out):
 
     `ST`, the grammar's mask store with global state ids, is (rows, inside_row, die0_row,
     grp_ptr, grp_state, grp_row, root_ptr, root_term, root_lo, root_hi, node_byte,
-    node_depth, node_end, node_tok_ptr, node_toks, ctx_term_ptr, ctx_terms, state_context).
+    node_depth, node_end, node_tok_ptr, node_toks, ctx_term_ptr, ctx_terms, state_context,
+    cx_ptr, cx_s0, cx_grp_ptr, cx_grp_state, cx_grp_row, cx_deep_ptr, cx_deep) (see cross.py).
     `W` is the workspace (see `Workspace`). W.ok[t] is left set, for the context's
     terminals t, to "t may end the current lexeme".
     """
@@ -180,7 +181,9 @@ def fill_level(G, ST, W, node_state, node_parent, base, vin, vlen, q, out):
     root_ptr, root_term, root_lo, root_hi = ST[6], ST[7], ST[8], ST[9]
     node_byte, node_depth, node_end, node_tok_ptr, node_toks = ST[10], ST[11], ST[12], ST[13], ST[14]
     ctx_term_ptr, ctx_terms, state_context = ST[15], ST[16], ST[17]
-    vwork, scratch, ok, snap_base, snap_vlen, snap_q, snap_v = W[0], W[1], W[3], W[6], W[7], W[8], W[9]
+    vwork, scratch, ok, snap_base, snap_vlen, snap_q, snap_v, ok2 = W[0], W[1], W[3], W[6], W[7], W[8], W[9], W[10]
+    cx_ptr, cx_s0, cx_grp_ptr, cx_grp_state, cx_grp_row, cx_deep_ptr, cx_deep = (
+        ST[18], ST[19], ST[20], ST[21], ST[22], ST[23], ST[24])
     ctx = state_context[q]
     all_ok = True
     for k in range(ctx_term_ptr[ctx], ctx_term_ptr[ctx + 1]):
@@ -208,9 +211,40 @@ def fill_level(G, ST, W, node_state, node_parent, base, vin, vlen, q, out):
         base0, vlen0 = base, vlen
         if not is_ignored[t]:
             base0, vlen0 = push_terminal(G, node_state, node_parent, base, vwork, vlen, t)
+        s0 = context_start[lr_context[_top(node_state, base0, vwork, vlen0)]]
+        entry = -1
+        for e in range(cx_ptr[r], cx_ptr[r + 1]):
+            if cx_s0[e] == s0:
+                entry = e
+                break
+        if entry >= 0:
+            # Remainders inside the next lexeme: bitset rows; the rest: run the parser on each.
+            ctx2 = state_context[s0]
+            for k in range(ctx_term_ptr[ctx2], ctx_term_ptr[ctx2 + 1]):
+                t2 = ctx_terms[k]
+                ok2[t2] = is_ignored[t2] or can_shift(G, node_state, node_parent, base0, vwork, vlen0, t2, scratch)
+            for g in range(cx_grp_ptr[entry], cx_grp_ptr[entry + 1]):
+                s = cx_grp_state[g]
+                for k in range(alive_ptr[s], alive_ptr[s + 1]):
+                    if ok2[alive_terms[k]]:
+                        row = rows[cx_grp_row[g]]
+                        for w in range(out.shape[0]):
+                            out[w] |= row[w]
+                        break
+            saved_v = snap_v[0]
+            saved_v[:vlen0] = vwork[:vlen0]
+            for k in range(cx_deep_ptr[entry], cx_deep_ptr[entry + 1]):
+                i = cx_deep[k]
+                tok = node_toks[node_tok_ptr[i]]
+                hi = W[11][tok + 1]
+                vwork[:vlen0] = saved_v[:vlen0]
+                good, b2, v2, q2 = lex(G, node_state, node_parent, base0, vwork, vlen0, s0, W[12], hi - node_depth[i], hi)
+                if good and alive_ok(G, node_state, node_parent, b2, vwork, v2, q2, scratch):
+                    _set_tokens(out, node_toks, node_tok_ptr[i], node_tok_ptr[i + 1])
+            continue
         snap_base[0] = base0
         snap_vlen[0] = vlen0
-        snap_q[0] = context_start[lr_context[_top(node_state, base0, vwork, vlen0)]]
+        snap_q[0] = s0
         snap_v[0, :vlen0] = vwork[:vlen0]
         i = root_lo[r]
         while i < root_hi[r]:
@@ -256,15 +290,15 @@ def fill_mask(G, ST, W, node_state, node_parent, node, q, stops, out):
         _set_tokens(out, stops, 0, stops.shape[0])
 
 
-def new_workspace(n_terminals: int, n_words: int, max_token_len: int) -> tuple:
+def new_workspace(n_terminals: int, n_words: int, max_token_len: int, offsets: np.ndarray, flat: np.ndarray) -> tuple:
     """Scratch buffers for one thread's fills and advances: (vwork, scratch, scratch2, ok,
-    vnext, tmp, snap_base, snap_vlen, snap_q, snap_v)."""
+    vnext, tmp, snap_base, snap_vlen, snap_q, snap_v, ok2), then the vocabulary (offsets, flat)."""
     depth = max_token_len + 2
     return (
         np.zeros(VSTACK_CAPACITY, np.int32), np.zeros(VSTACK_CAPACITY, np.int32), np.zeros(VSTACK_CAPACITY, np.int32),
         np.zeros(n_terminals, np.bool_), np.zeros(VSTACK_CAPACITY, np.int32), np.zeros(n_words, np.uint32),
         np.zeros(depth, np.int32), np.zeros(depth, np.int32), np.zeros(depth, np.int32),
-        np.zeros((depth, VSTACK_CAPACITY), np.int32),
+        np.zeros((depth, VSTACK_CAPACITY), np.int32), np.zeros(n_terminals, np.bool_), offsets, flat,
     )
 
 
@@ -338,3 +372,19 @@ def gather_ranges(flat, lo, hi):
             out[k] = flat[j]
             k += 1
     return out
+
+
+@njit(cache=True)
+def classify_ranges(trans, q, flat, lo, hi, die_pos, last_state):
+    """`classify_tokens` for arbitrary byte ranges flat[lo[i]:hi[i]] (token remainders)."""
+    for k in range(lo.shape[0]):
+        s = q
+        d = -1
+        for i in range(lo[k], hi[k]):
+            ns = trans[s, flat[i]]
+            if ns < 0:
+                d = i - lo[k]
+                break
+            s = ns
+        die_pos[k] = d
+        last_state[k] = s

@@ -183,7 +183,8 @@ def test_whole_masks_equal_brute_force_on_small_vocabulary(grammar, tmp_path):
         steps = set(range(len(ids) + 1)) if len(ids) <= 25 else set(rng.sample(range(len(ids) + 1), 12))
         for step in range(len(ids) + 1):
             if step not in steps:
-                assert m.accept_token(ids[step])
+                if step < len(ids):
+                    assert m.accept_token(ids[step])
                 continue
             prefix = info.decode(ids[:step])
             m.fill_next_token_bitmask(bm, 0)
