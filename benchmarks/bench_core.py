@@ -54,6 +54,31 @@ def dir_size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.glob("*.npz"))
 
 
+def force_timed(compiled, ids: list[int]) -> tuple[list[float], list[float]]:
+    """Per-step fill time and fill+accept time (microseconds) forcing `ids`."""
+    m = syncode.GrammarMatcher(compiled)
+    bitmask = syncode.allocate_token_bitmask(1, compiled.tokenizer_info.vocab_size)
+    fills, steps = [], []
+    clock = time.perf_counter_ns
+    for t in ids:
+        a = clock()
+        m.fill_next_token_bitmask(bitmask, 0)
+        b = clock()
+        ok = m.accept_token(t)
+        c = clock()
+        if not ok:
+            raise SystemExit(f"the document's own token {t} was rejected")
+        fills.append((b - a) / 1000)
+        steps.append((c - a) / 1000)
+    return fills, steps
+
+
+def summary(fills: list[float], steps: list[float]) -> dict:
+    q = len(fills) // 4
+    return {"fill_p50": percentile(fills, 50), "fill_p99": percentile(fills, 99), "fill_max": max(fills),
+            "step_p50": percentile(steps, 50), "flat_ratio": float(np.mean(steps[-q:]) / np.mean(steps[:q]))}
+
+
 def bench_tokenizer(name: str, n_tokens: int) -> dict:
     from transformers import AutoTokenizer
 
@@ -76,31 +101,15 @@ def bench_tokenizer(name: str, n_tokens: int) -> dict:
         doc = make_document(len(doc) // 40 + 20)
         ids = tok.encode(doc, add_special_tokens=False)
     ids = ids[:n_tokens]
-    # Cut to a prefix of the document; forcing stops at n_tokens (the grammar need not be complete).
-    m = syncode.GrammarMatcher(compiled)
-    bitmask = syncode.allocate_token_bitmask(1, info.vocab_size)
-    fills, steps = [], []
-    for t in ids[:50]:  # warm up JIT paths
-        m.fill_next_token_bitmask(bitmask, 0)
-        m.accept_token(t)
-    m.reset()
-    clock = time.perf_counter_ns
-    for t in ids:
-        a = clock()
-        m.fill_next_token_bitmask(bitmask, 0)
-        b = clock()
-        ok = m.accept_token(t)
-        c = clock()
-        if not ok:
-            raise SystemExit(f"{name}: the document's own token {t} was rejected")
-        fills.append((b - a) / 1000)
-        steps.append((c - a) / 1000)
-    q = len(fills) // 4
-    return {
-        "tokenizer": name, "vocab": info.n_tokens, "vocab_s": vocab_s, "cold_s": cold, "warm_s": warm, "disk_mb": disk / 1e6,
-        "tokens": len(ids), "fill_p50": percentile(fills, 50), "fill_p99": percentile(fills, 99), "fill_max": max(fills),
-        "step_p50": percentile(steps, 50), "flat_ratio": float(np.mean(steps[-q:]) / np.mean(steps[:q])),
-    }
+    # A prefix of the document: forcing stops at n_tokens (the grammar need not be complete).
+    force_timed(compiled, ids[:50])  # warm up the JIT-compiled paths
+    compiled.mask_cache.entries.clear()
+    cached = summary(*force_timed(compiled, ids))
+    hit_rate = compiled.mask_cache.hits / max(1, compiled.mask_cache.hits + compiled.mask_cache.misses)
+    compiled.mask_cache.capacity = 0
+    uncached = summary(*force_timed(compiled, ids))
+    return {"tokenizer": name, "vocab": info.n_tokens, "vocab_s": vocab_s, "cold_s": cold, "warm_s": warm,
+            "disk_mb": disk / 1e6, "tokens": len(ids), "hit_rate": hit_rate, "cached": cached, "uncached": uncached}
 
 
 def bench_sql(name: str) -> float:
@@ -142,12 +151,14 @@ def main() -> None:
         cold, warm = bench_startup()
         print(f"import + JIT + first mask: cold numba cache {cold:.2f} s, warm {warm:.2f} s")
     print(f"\njson grammar, forcing a {args.tokens}-token JSON document (times in microseconds per step)")
-    header = f"{'tokenizer':<10} {'vocab':>7} {'vocab s':>7} {'cold s':>7} {'warm s':>7} {'disk MB':>7} {'fill p50':>8} {'fill p99':>8} {'fill max':>8} {'fill+acc p50':>12} {'last/first':>10}"
-    print(header)
+    print(f"{'tokenizer':<10} {'vocab':>7} {'vocab s':>7} {'cold s':>7} {'warm s':>7} {'disk MB':>7}  "
+          f"{'mask cache':<11} {'fill p50':>8} {'fill p99':>8} {'fill max':>8} {'fill+acc p50':>12} {'last/first':>10}")
     for name in args.tokenizers:
         r = bench_tokenizer(name, args.tokens)
-        print(f"{r['tokenizer']:<10} {r['vocab']:>7} {r['vocab_s']:>7.2f} {r['cold_s']:>7.2f} {r['warm_s']:>7.3f} {r['disk_mb']:>7.1f} "
-              f"{r['fill_p50']:>8.1f} {r['fill_p99']:>8.1f} {r['fill_max']:>8.0f} {r['step_p50']:>12.1f} {r['flat_ratio']:>10.2f}")
+        for label, s in (("on (hits %2.0f%%)" % (100 * r["hit_rate"]), r["cached"]), ("off", r["uncached"])):
+            lead = (f"{r['tokenizer']:<10} {r['vocab']:>7} {r['vocab_s']:>7.2f} {r['cold_s']:>7.2f} {r['warm_s']:>7.3f} {r['disk_mb']:>7.1f}"
+                    if label != "off" else " " * 51)
+            print(f"{lead}  {label:<11} {s['fill_p50']:>8.1f} {s['fill_p99']:>8.1f} {s['fill_max']:>8.0f} {s['step_p50']:>12.1f} {s['flat_ratio']:>10.2f}")
     if not args.skip_sql:
         for name in args.tokenizers[:1]:
             seconds, mb, n_ctx = bench_sql(name)

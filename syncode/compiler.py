@@ -6,6 +6,7 @@ Owns assembling the pieces: LALR tables, lexer contexts, and the mask store of e
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,37 @@ class CompileStats:
     rebuilt: int = 0
 
 
+class MaskCache:
+    """Masks already computed, keyed by exactly what a mask depends on: the lexer state and
+    the parser stack's full contents. Shared by every matcher of a compiled grammar; least
+    recently used entries go first once `max_bytes` is reached (0 disables the cache)."""
+
+    def __init__(self, max_bytes: int, row_bytes: int = 1) -> None:
+        self.capacity = max_bytes // max(row_bytes, 1)
+        self.entries: OrderedDict[tuple[int, bytes], np.ndarray] = OrderedDict()
+        self.lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: tuple[int, bytes]) -> np.ndarray | None:
+        with self.lock:
+            row = self.entries.get(key)
+            if row is None:
+                self.misses += 1
+                return None
+            self.entries.move_to_end(key)
+            self.hits += 1
+            return row
+
+    def put(self, key: tuple[int, bytes], row: np.ndarray) -> None:
+        if self.capacity <= 0:
+            return
+        with self.lock:
+            self.entries[key] = row.copy()
+            if len(self.entries) > self.capacity:
+                self.entries.popitem(last=False)
+
+
 @dataclass
 class CompiledGrammar:
     """A grammar ready for matching with one tokenizer."""
@@ -50,6 +82,7 @@ class CompiledGrammar:
         )
         self.store_tables: tuple = ()
         self._workspaces = threading.local()
+        self.mask_cache = MaskCache(0)
 
     def workspace(self) -> tuple:
         """This thread's scratch buffers for the kernels (fills run one at a time per thread)."""
@@ -123,11 +156,13 @@ def compile_grammar(
     grammar: Grammar,
     tokenizer_info: TokenizerInfo,
     cache_dir: str | Path | None = "default",
+    mask_cache_bytes: int = 32 << 20,
 ) -> CompiledGrammar:
     """Build (or load from the cache) everything needed to match `grammar` with this tokenizer.
 
     `cache_dir`: "default" (see `mask_store.default_cache_dir`), a folder, or None for no disk
-    cache.
+    cache. `mask_cache_bytes`: memory for masks already computed (exact: keyed by the lexer
+    state and the whole parser stack); 0 disables it.
     """
     start = time.perf_counter()
     tables = build_parse_tables(grammar)
@@ -135,5 +170,6 @@ def compile_grammar(
     folder = default_cache_dir() if cache_dir == "default" else (Path(cache_dir) if cache_dir is not None else None)
     compiled = CompiledGrammar(grammar, tokenizer_info, tables, contexts, folder)
     compiled.build_store()
+    compiled.mask_cache = MaskCache(mask_cache_bytes, 4 * ((tokenizer_info.vocab_size + 31) // 32))
     compiled.stats.seconds = time.perf_counter() - start
     return compiled

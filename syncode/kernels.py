@@ -165,6 +165,20 @@ def _set_tokens(out, toks, lo, hi):
 
 
 @njit(cache=True)
+def _or_alive_groups(out, rows, grp_state, grp_row, lo, hi, alive_ptr, alive_terms, ok):
+    """OR into `out` the row of each group g in [lo, hi) after which some alive terminal t
+    (of the group's representative lexer state) has ok[t]."""
+    for g in range(lo, hi):
+        s = grp_state[g]
+        for k in range(alive_ptr[s], alive_ptr[s + 1]):
+            if ok[alive_terms[k]]:
+                row = rows[grp_row[g]]
+                for w in range(out.shape[0]):
+                    out[w] |= row[w]
+                break
+
+
+@njit(cache=True)
 def fill_level(G, ST, W, node_state, node_parent, base, vin, vlen, q, out):
     """Write into `out` the tokens allowed from lexer state q on the stack (base, vin[:vlen]),
     except those whose first byte ends the current lexeme (`fill_mask` adds those).
@@ -195,14 +209,7 @@ def fill_level(G, ST, W, node_state, node_parent, base, vin, vlen, q, out):
     else:
         # Only inside tokens after which some still-alive terminal may end the lexeme.
         out[:] = 0
-        for g in range(grp_ptr[q], grp_ptr[q + 1]):
-            s = grp_state[g]
-            for k in range(alive_ptr[s], alive_ptr[s + 1]):
-                if ok[alive_terms[k]]:
-                    row = rows[grp_row[g]]
-                    for w in range(out.shape[0]):
-                        out[w] |= row[w]
-                    break
+        _or_alive_groups(out, rows, grp_state, grp_row, grp_ptr[q], grp_ptr[q + 1], alive_ptr, alive_terms, ok)
     for r in range(root_ptr[q], root_ptr[q + 1]):
         t = root_term[r]
         if not ok[t]:
@@ -223,14 +230,8 @@ def fill_level(G, ST, W, node_state, node_parent, base, vin, vlen, q, out):
             for k in range(ctx_term_ptr[ctx2], ctx_term_ptr[ctx2 + 1]):
                 t2 = ctx_terms[k]
                 ok2[t2] = is_ignored[t2] or can_shift(G, node_state, node_parent, base0, vwork, vlen0, t2, scratch)
-            for g in range(cx_grp_ptr[entry], cx_grp_ptr[entry + 1]):
-                s = cx_grp_state[g]
-                for k in range(alive_ptr[s], alive_ptr[s + 1]):
-                    if ok2[alive_terms[k]]:
-                        row = rows[cx_grp_row[g]]
-                        for w in range(out.shape[0]):
-                            out[w] |= row[w]
-                        break
+            _or_alive_groups(out, rows, cx_grp_state, cx_grp_row, cx_grp_ptr[entry], cx_grp_ptr[entry + 1],
+                             alive_ptr, alive_terms, ok2)
             saved_v = snap_v[0]
             saved_v[:vlen0] = vwork[:vlen0]
             for k in range(cx_deep_ptr[entry], cx_deep_ptr[entry + 1]):
@@ -388,3 +389,15 @@ def classify_ranges(trans, q, flat, lo, hi, die_pos, last_state):
             s = ns
         die_pos[k] = d
         last_state[k] = s
+
+
+@njit(cache=True)
+def stack_states(node_state, node_parent, node, out):
+    """Write the parser stack's states, top first, into `out`; return how many (the stack's
+    full contents: with the lexer state, what a mask depends on)."""
+    n = 0
+    while node >= 0 and n < out.shape[0]:
+        out[n] = node_state[node]
+        node = node_parent[node]
+        n += 1
+    return n if node < 0 else -1

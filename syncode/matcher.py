@@ -27,6 +27,7 @@ class GrammarMatcher:
         self._n_tokens = info.n_tokens
         self._G = compiled.kernel_tables
         self._ST = compiled.store_tables
+        self._stack_buf = np.zeros(1024, dtype=np.int32)
         self._node_state = np.zeros(4 * kernels.VSTACK_CAPACITY, dtype=np.int32)
         self._node_parent = np.zeros(4 * kernels.VSTACK_CAPACITY, dtype=np.int32)
         self.reset()
@@ -126,8 +127,20 @@ class GrammarMatcher:
             row[:] = 0
             kernels._set_tokens(row, self._stops, 0, len(self._stops))
             return
+        cache = self.compiled.mask_cache
+        key = None
+        if cache.capacity > 0:
+            n = kernels.stack_states(self._node_state, self._node_parent, self._node, self._stack_buf)
+            if n >= 0:
+                key = (self._q, self._stack_buf[:n].tobytes())
+                cached = cache.get(key)
+                if cached is not None:
+                    row[:] = cached
+                    return
         kernels.fill_mask(self._G, self._ST, self.compiled.workspace(), self._node_state, self._node_parent,
                           self._node, self._q, self._stops, row)
+        if key is not None:
+            cache.put(key, row)
 
     def allowed_token_ids(self) -> np.ndarray:
         """The allowed next token ids as an array (convenience; slower than the bitmask)."""

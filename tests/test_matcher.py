@@ -129,3 +129,18 @@ def test_gpu_bitmask_is_refused_clearly():
 
     with pytest.raises(ValueError, match="CPU bitmask"):
         syncode.GrammarMatcher(c).fill_next_token_bitmask(FakeCuda(), 0)
+
+
+def test_mask_cache_returns_exactly_the_uncached_masks():
+    tok = hf_tokenizer("qwen3")
+    info = compiled("json", "qwen3").tokenizer_info
+    cached = syncode.compile_grammar(syncode.Grammar.builtin("json"), info, mask_cache_bytes=8 << 20)
+    plain = compiled("json", "qwen3")
+    doc = '[{"a": 1, "b": "x"}, {"a": 2, "b": "y"}, {"a": [3, {"c": "z"}], "b": "w"}]'
+    ids = tok.encode(doc, add_special_tokens=False)
+    for _ in range(2):  # second pass: mostly cache hits
+        m1, m2 = syncode.GrammarMatcher(cached), syncode.GrammarMatcher(plain)
+        for t in ids:
+            assert np.array_equal(_mask(m1), _mask(m2))
+            assert m1.accept_token(t) and m2.accept_token(t)
+    assert cached.mask_cache.hits > len(ids) // 2
