@@ -190,7 +190,7 @@ def fill_level(G, ST, W, node_state, node_parent, base, vin, vlen, q, out):
     `W` is the workspace (see `Workspace`). W.ok[t] is left set, for the context's
     terminals t, to "t may end the current lexeme".
     """
-    lex_trans, alive_ptr, alive_terms, lr_context, context_start, is_ignored = G[6], G[8], G[9], G[10], G[11], G[12]
+    alive_ptr, alive_terms, lr_context, context_start, is_ignored = G[8], G[9], G[10], G[11], G[12]
     rows, inside_row, grp_ptr, grp_state, grp_row = ST[0], ST[1], ST[3], ST[4], ST[5]
     root_ptr, root_term, root_lo, root_hi = ST[6], ST[7], ST[8], ST[9]
     node_byte, node_depth, node_end, node_tok_ptr, node_toks = ST[10], ST[11], ST[12], ST[13], ST[14]

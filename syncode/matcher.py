@@ -81,9 +81,13 @@ class GrammarMatcher:
         return self._advance(self._flat, int(lo), int(hi))
 
     def accept_bytes(self, data: bytes) -> bool:
-        """Advance by raw bytes (not a token); False (state unchanged) when not allowed."""
-        if self._terminated or not data:
-            return not self._terminated and not data
+        """Advance by raw bytes (not a token); False (state unchanged) when not allowed.
+
+        Counts as one step for `rollback`. Empty data is accepted and changes nothing."""
+        if self._terminated:
+            return False
+        if not data:
+            return True
         return self._advance(np.frombuffer(data, dtype=np.uint8), 0, len(data))
 
     def _advance(self, data: np.ndarray, lo: int, hi: int) -> bool:

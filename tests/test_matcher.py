@@ -144,3 +144,14 @@ def test_mask_cache_returns_exactly_the_uncached_masks():
             assert np.array_equal(_mask(m1), _mask(m2))
             assert m1.accept_token(t) and m2.accept_token(t)
     assert cached.mask_cache.hits > len(ids) // 2
+
+
+def test_accept_bytes_splits_anywhere_and_rolls_back_as_one_step():
+    c = compiled("json", "smollm2")
+    m = syncode.GrammarMatcher(c)
+    assert m.accept_bytes(b'{"k": "\xc3') and m.accept_bytes(b'\xa9"')  # split inside a UTF-8 character
+    assert not m.accept_bytes(b"]") and m.num_accepted_tokens == 2
+    assert m.accept_bytes(b"}") and m.is_accepting()
+    m.rollback(1)
+    assert not m.is_accepting() and m.accept_bytes(b', "n": null}') and m.is_accepting()
+    assert m.accept_bytes(b"") and not m.accept_bytes(b"\xff")

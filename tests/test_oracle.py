@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import syncode
 from syncode.bitmask import bitmask_to_ids
-from conftest import TOKENIZERS, compiled, force, hf_tokenizer, is_allowed, new_bitmask, token_index, tokenizer_info
+from conftest import TOKENIZERS, compiled, force, hf_tokenizer, is_allowed, new_bitmask, token_index
 from reference import Reference
 
 JSON_DOCS = [
