@@ -23,22 +23,10 @@ def _top(node_state, base, vstack, vlen):
     return node_state[base]
 
 
-@njit(cache=True, inline="always")
-def _reduce(G, node_state, node_parent, base, vstack, vlen, rule):
-    """Pop the right-hand side of `rule`; return (base, vlen, goto state or -1)."""
-    goto, rule_len, rule_lhs = G[1], G[2], G[3]
-    for _ in range(rule_len[rule]):
-        if vlen > 0:
-            vlen -= 1
-        else:
-            base = node_parent[base]
-    return base, vlen, goto[_top(node_state, base, vstack, vlen), rule_lhs[rule]]
-
-
 @njit(cache=True)
 def push_terminal(G, node_state, node_parent, base, vstack, vlen, term):
     """Reduce as needed, then shift `term`. Returns (base, vlen); vlen < 0 when rejected."""
-    action = G[0]
+    action, goto, rule_len, rule_lhs = G[0], G[1], G[2], G[3]
     while True:
         top = _top(node_state, base, vstack, vlen)
         a = action[top, term]
@@ -49,7 +37,13 @@ def push_terminal(G, node_state, node_parent, base, vstack, vlen, term):
                 return base, -1
             vstack[vlen] = a - 1
             return base, vlen + 1
-        base, vlen, nxt = _reduce(G, node_state, node_parent, base, vstack, vlen, -a - 1)
+        rule = -a - 1
+        for _ in range(rule_len[rule]):
+            if vlen > 0:
+                vlen -= 1
+            else:
+                base = node_parent[base]
+        nxt = goto[_top(node_state, base, vstack, vlen), rule_lhs[rule]]
         if nxt < 0 or vlen >= vstack.shape[0]:
             return base, -1
         vstack[vlen] = nxt
@@ -66,15 +60,24 @@ def can_shift(G, node_state, node_parent, base, vstack, vlen, term, scratch):
 
 @njit(cache=True)
 def accepts_end(G, node_state, node_parent, base, vstack, vlen, scratch):
-    """Whether the input may end here: `$END` reduces the stack to the end state."""
-    action, end_state, end_term = G[0], G[4], G[5]
+    """Whether the input may end here: `$END` reduces the stack to the end state.
+
+    The reduce step is written out here and in `push_terminal` on purpose: a shared helper
+    measured 15% slower per mask (json x qwen3, fill p50 72 -> 83 us)."""
+    action, goto, rule_len, rule_lhs, end_state, end_term = G[0], G[1], G[2], G[3], G[4], G[5]
     scratch[:vlen] = vstack[:vlen]
     while True:
         top = _top(node_state, base, scratch, vlen)
         a = action[top, end_term]
         if a >= 0:
             return False
-        base, vlen, nxt = _reduce(G, node_state, node_parent, base, scratch, vlen, -a - 1)
+        rule = -a - 1
+        for _ in range(rule_len[rule]):
+            if vlen > 0:
+                vlen -= 1
+            else:
+                base = node_parent[base]
+        nxt = goto[_top(node_state, base, scratch, vlen), rule_lhs[rule]]
         if nxt < 0 or vlen >= scratch.shape[0]:
             return False
         if nxt == end_state:
