@@ -89,7 +89,7 @@ class CompiledGrammar:
         ws = getattr(self._workspaces, "ws", None)
         if ws is None:
             info = self.tokenizer_info
-            ws = new_workspace(len(self.tables.terminal_names), (info.vocab_size + 31) // 32, info.max_token_len,
+            ws = new_workspace(len(self.tables.terminal_names), info.bitmask_words, info.max_token_len,
                                info.offsets, info.flat)
             self._workspaces.ws = ws
         return ws
@@ -102,9 +102,10 @@ class CompiledGrammar:
             arrays, how = load_or_build_store(trans, accept, alive, self.tokenizer_info, self.cache_dir)
             setattr(self.stats, how, getattr(self.stats, how) + 1)
             parts.append(arrays)
-        table, joined = join_stores(parts, self.contexts, (self.tokenizer_info.vocab_size + 31) // 32)
+        table = RowTable(self.tokenizer_info.bitmask_words)
+        joined = join_stores(parts, self.contexts, table)
         cross = build_cross(joined, self.tables, self.contexts, self.tokenizer_info, table)
-        self.store_tables = (table.array(),) + joined[1:] + cross
+        self.store_tables = (table.array(),) + joined + cross
 
     @property
     def store_nbytes(self) -> int:
@@ -121,17 +122,16 @@ def _join_ptrs(ptrs: list[np.ndarray], sizes: list[int]) -> np.ndarray:
     return np.concatenate(out).astype(np.int32)
 
 
-def join_stores(parts: list[dict[str, np.ndarray]], contexts: LexerContexts, n_words: int) -> tuple[RowTable, tuple]:
+def join_stores(parts: list[dict[str, np.ndarray]], contexts: LexerContexts, table: RowTable) -> tuple:
     """One store for the whole grammar: per-context stores with global state, terminal and
-    row ids (rows equal across contexts are stored once)."""
+    row ids. Rows go into `table` (rows equal across contexts are stored once); the tuple
+    returned is the store without its rows array (`store_tables[1:]`)."""
     starts = contexts.context_start
-    table = RowTable(n_words)
     row_maps = [np.array([table.add(r) for r in p["rows"]] + [-1], dtype=np.int32) for p in parts]
     cat = lambda name: np.concatenate([p[name] for p in parts])  # noqa: E731
     node_base = np.cumsum([0] + [len(p["node_byte"]) for p in parts])
     ctx_terms = contexts.context_terms
-    return table, (
-        None,
+    return (
         np.concatenate([m[p["inside_row"]] for m, p in zip(row_maps, parts)]).astype(np.int32),
         np.concatenate([m[p["die0_row"]] for m, p in zip(row_maps, parts)]).astype(np.int32),
         _join_ptrs([p["grp_ptr"] for p in parts], [len(p["grp_state"]) for p in parts]),
@@ -170,6 +170,6 @@ def compile_grammar(
     folder = default_cache_dir() if cache_dir == "default" else (Path(cache_dir) if cache_dir is not None else None)
     compiled = CompiledGrammar(grammar, tokenizer_info, tables, contexts, folder)
     compiled.build_store()
-    compiled.mask_cache = MaskCache(mask_cache_bytes, 4 * ((tokenizer_info.vocab_size + 31) // 32))
+    compiled.mask_cache = MaskCache(mask_cache_bytes, 4 * tokenizer_info.bitmask_words)
     compiled.stats.seconds = time.perf_counter() - start
     return compiled

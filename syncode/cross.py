@@ -38,8 +38,9 @@ def next_starts(term: int, q: int, tables: ParseTables, contexts: LexerContexts)
 def build_cross(store: tuple, tables: ParseTables, contexts: LexerContexts, info: TokenizerInfo, table: RowTable) -> tuple:
     """(cx_ptr, cx_s0, cx_grp_ptr, cx_grp_state, cx_grp_row, cx_deep_ptr, cx_deep) for the
     joined store; rows are added to `table`."""
-    root_ptr, root_term, root_lo, root_hi = store[6], store[7], store[8], store[9]
-    node_depth, node_tok_ptr, node_toks = store[11], store[13], store[14]
+    # `store` is the joined store without its rows array, so indices are one below ST's.
+    root_ptr, root_term, root_lo, root_hi = store[5], store[6], store[7], store[8]
+    node_depth, node_tok_ptr, node_toks = store[10], store[12], store[13]
     n_roots = len(root_term)
     root_state = np.repeat(np.arange(len(root_ptr) - 1), np.diff(root_ptr))
     cx_ptr, cx_s0 = [0], []

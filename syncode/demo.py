@@ -17,7 +17,7 @@ from .default_model import load_default_model
 PROMPT = "Describe a cat as a JSON object with the keys name, age and color."
 
 
-def greedy_constrained(model, tokenizer, matcher: GrammarMatcher, prompt_ids: list[int], max_new_tokens: int) -> list[int]:
+def greedy_constrained(model, matcher: GrammarMatcher, prompt_ids: list[int], max_new_tokens: int) -> list[int]:
     """Greedy decoding where every step's logits are masked by the matcher."""
     bitmask = allocate_token_bitmask(1, matcher.compiled.tokenizer_info.vocab_size)
     past = None
@@ -53,7 +53,7 @@ def main() -> int:
     prompt_ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=False)
     if isinstance(prompt_ids, dict) or hasattr(prompt_ids, "input_ids"):
         prompt_ids = prompt_ids["input_ids"]
-    ids = greedy_constrained(model, tokenizer, matcher, list(prompt_ids), max_new_tokens=200)
+    ids = greedy_constrained(model, matcher, list(prompt_ids), max_new_tokens=200)
     done = time.perf_counter()
     text = info.decode(ids).decode("utf-8")
     print(f"prompt: {PROMPT}")

@@ -165,7 +165,7 @@ def build_store(trans: np.ndarray, accept: np.ndarray, info: TokenizerInfo, aliv
     """Classify the whole vocabulary from every state of one context (local numbering)."""
     n_states = trans.shape[0]
     n_tok = info.n_tokens
-    table = RowTable((info.vocab_size + 31) // 32)
+    table = RowTable(info.bitmask_words)
     _, alive_id = np.unique(alive, axis=0, return_inverse=True)
     alive_id = alive_id.reshape(-1)
     die = np.empty(n_tok, dtype=np.int64)

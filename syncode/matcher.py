@@ -12,6 +12,7 @@ from typing import Sequence
 import numpy as np
 
 from . import kernels
+from .bitmask import bitmask_to_ids
 from .compiler import CompiledGrammar
 
 
@@ -148,10 +149,10 @@ class GrammarMatcher:
 
     def allowed_token_ids(self) -> np.ndarray:
         """The allowed next token ids as an array (convenience; slower than the bitmask)."""
-        words = np.zeros((1, (self.compiled.tokenizer_info.vocab_size + 31) // 32), dtype=np.int32)
+        info = self.compiled.tokenizer_info
+        words = np.zeros((1, info.bitmask_words), dtype=np.int32)
         self.fill_next_token_bitmask(words, 0)
-        bits = np.unpackbits(words.view(np.uint8), bitorder="little")
-        return np.nonzero(bits[: self.compiled.tokenizer_info.vocab_size])[0]
+        return bitmask_to_ids(words[0], info.vocab_size)
 
 
 def _row_words(bitmask, index: int) -> np.ndarray:

@@ -70,6 +70,11 @@ class TokenizerInfo:
         self.fingerprint = digest.hexdigest()
 
     @property
+    def bitmask_words(self) -> int:
+        """int32 words per bitmask row: ceil(vocab_size / 32)."""
+        return (self.vocab_size + 31) // 32
+
+    @property
     def n_tokens(self) -> int:
         """Tokens the tokenizer defines (<= vocab_size)."""
         return len(self.token_bytes)

@@ -48,7 +48,7 @@ def is_allowed(bitmask_row: np.ndarray, token: int) -> bool:
 
 
 def new_bitmask(info: syncode.TokenizerInfo) -> np.ndarray:
-    return np.zeros((1, (info.vocab_size + 31) // 32), dtype=np.int32)
+    return np.zeros((1, info.bitmask_words), dtype=np.int32)
 
 
 class TokenIndex:
