@@ -155,7 +155,7 @@ def regex_to_dfa(regex: str, name: str = "<regex>") -> ByteDFA:
     try:
         fsm = interegular.parse_pattern(regex).to_fsm()
     except interegular.patterns.Unsupported as exc:
-        raise UnsupportedRegexError(f"terminal {name}: regex /{regex}/ is not regular: {exc}") from exc
+        raise UnsupportedRegexError(f"terminal {name}: regex /{regex}/ cannot be compiled to a DFA: {exc}") from exc
     except Exception as exc:  # interegular raises plain exceptions for syntax it cannot parse
         raise UnsupportedRegexError(f"terminal {name}: cannot parse regex /{regex}/: {exc}") from exc
 
@@ -165,6 +165,10 @@ def regex_to_dfa(regex: str, name: str = "<regex>") -> ByteDFA:
     for char, symbol in fsm.alphabet.items():
         if char is interegular.fsm.anything_else:
             other_symbol = symbol
+        elif len(char) != 1:
+            raise UnsupportedRegexError(
+                f"terminal {name}: regex /{regex}/ matches {char!r} as one symbol (case folding to several characters)"
+            )
         else:
             symbol_chars.setdefault(symbol, set()).add(char)
             explicit.add(char)

@@ -48,7 +48,7 @@ def test_multibyte_character_is_a_byte_path():
     assert dfa.accepting[state]
 
 
-@pytest.mark.parametrize("regex", [r"(?<!a)b", r"a(?=b)", r"(a)\1"])
+@pytest.mark.parametrize("regex", [r"(?<!a)b", r"a(?=b)", r"(a)\1", r"^a", r"a\b", r"(?x:a b)", r"(?m:a)", r"(?i:ß)"])
 def test_unsupported_features_name_the_terminal(regex):
     with pytest.raises(UnsupportedRegexError, match="terminal NAMED"):
         regex_to_dfa(regex, "NAMED")
