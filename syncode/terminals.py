@@ -172,34 +172,52 @@ def regex_to_dfa(regex: str, name: str = "<regex>") -> ByteDFA:
         else:
             symbol_chars.setdefault(symbol, set()).add(char)
             explicit.add(char)
-    symbol_paths: dict[int, list[list[tuple[int, int]]]] = {}
-    for symbol, chars in symbol_chars.items():
-        symbol_paths[symbol] = [p for lo, hi in _code_point_ranges(chars, set()) for p in _utf8_ranges(lo, hi)]
+    symbol_ranges: dict[int, list[tuple[int, int]]] = {
+        symbol: _code_point_ranges(chars, set()) for symbol, chars in symbol_chars.items()
+    }
     if other_symbol is not None:
-        symbol_paths.setdefault(other_symbol, [])
-        symbol_paths[other_symbol] = symbol_paths[other_symbol] + [
-            p for lo, hi in _code_point_ranges(None, explicit) for p in _utf8_ranges(lo, hi)
-        ]
+        symbol_ranges[other_symbol] = symbol_ranges.get(other_symbol, []) + _code_point_ranges(None, explicit)
+    index = {s: i for i, s in enumerate(sorted(fsm.states))}
+    edges: list[list[tuple[int, int, int]]] = [[] for _ in index]
+    for src, symbol_edges in fsm.map.items():
+        for symbol, dst in symbol_edges.items():
+            edges[index[src]].extend((lo, hi, index[dst]) for lo, hi in symbol_ranges.get(symbol, []))
+    accepting = [False] * len(index)
+    for s in fsm.finals:
+        accepting[index[s]] = True
+    return code_point_dfa_to_bytes(edges, accepting, start=index[fsm.initial])
 
-    # Byte NFA: FSM states keep their ids; intermediate states for multi-byte paths are added.
-    fsm_states = sorted(fsm.states)
-    index = {s: i for i, s in enumerate(fsm_states)}
-    nfa: list[dict[int, set[int]]] = [dict() for _ in fsm_states]
-    accepting = {index[s] for s in fsm.finals}
-    for src, edges in fsm.map.items():
-        for symbol, dst in edges.items():
-            for path in symbol_paths.get(symbol, []):
-                cur = index[src]
-                for k, (blo, bhi) in enumerate(path):
-                    if k == len(path) - 1:
-                        nxt = index[dst]
-                    else:
-                        nfa.append(dict())
-                        nxt = len(nfa) - 1
-                    for byte in range(blo, bhi + 1):
-                        nfa[cur].setdefault(byte, set()).add(nxt)
-                    cur = nxt
-    return _determinize(nfa, index[fsm.initial], accepting)
+
+def code_point_dfa_to_bytes(
+    edges: list[list[tuple[int, int, int]]], accepting: list[bool], start: int = 0
+) -> ByteDFA:
+    """A trimmed, minimised ByteDFA for an automaton over code points given as range edges
+    `edges[state] = [(lo, hi, target), ...]` (surrogates, which UTF-8 cannot encode, are dropped)."""
+    nfa: list[dict[int, set[int]]] = [dict() for _ in edges]
+    for src, row in enumerate(edges):
+        for lo, hi, dst in row:
+            for a, b in _without_surrogates(lo, hi):
+                for path in _utf8_ranges(a, b):
+                    cur = src
+                    for k, (blo, bhi) in enumerate(path):
+                        if k == len(path) - 1:
+                            nxt = dst
+                        else:
+                            nfa.append(dict())
+                            nxt = len(nfa) - 1
+                        for byte in range(blo, bhi + 1):
+                            nfa[cur].setdefault(byte, set()).add(nxt)
+                        cur = nxt
+    return _determinize(nfa, start, {s for s, acc in enumerate(accepting) if acc})
+
+
+def _without_surrogates(lo: int, hi: int) -> list[tuple[int, int]]:
+    out = []
+    if lo < SURROGATES[0]:
+        out.append((lo, min(hi, SURROGATES[0] - 1)))
+    if hi > SURROGATES[1]:
+        out.append((max(lo, SURROGATES[1] + 1), hi))
+    return out
 
 
 def _determinize(nfa: list[dict[int, set[int]]], start: int, accepting: set[int]) -> ByteDFA:
