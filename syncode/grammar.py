@@ -46,10 +46,16 @@ def builtin_dir() -> Path:
 class Grammar:
     """A context-free grammar in Lark EBNF, checked to be LALR(1)."""
 
-    def __init__(self, text: str, start: str = "start", name: str = "<grammar>") -> None:
+    def __init__(
+        self, text: str, start: str = "start", name: str = "<grammar>", terminal_dfas: dict | None = None
+    ) -> None:
+        """`terminal_dfas`: automata (`ByteDFA`) that define some terminals exactly, for
+        languages a regex cannot write (intersections, complements); the text's pattern for
+        such a terminal only stands in for Lark."""
         self.text = text
         self.start = start
         self.name = name
+        self.terminal_dfas = dict(terminal_dfas or {})
         try:
             self.lark = lark.Lark(text, parser="lalr", lexer="contextual", start=start)
         except lark.exceptions.GrammarError as exc:
@@ -95,6 +101,14 @@ class Grammar:
     def from_lark(cls, text: str, start: str = "start") -> "Grammar":
         """A grammar from Lark EBNF text."""
         return cls(text, start=start)
+
+    @classmethod
+    def from_json_schema(cls, schema, **options) -> "Grammar":
+        """The grammar of exactly the JSON texts valid for a JSON Schema (a dict, JSON text,
+        or a pydantic model class); options are those of `syncode.schema.SchemaOptions`."""
+        from .schema import schema_to_grammar  # the schema front-end builds on this module
+
+        return schema_to_grammar(schema, **options)
 
     @classmethod
     def from_file(cls, path: str | Path, start: str = "start") -> "Grammar":

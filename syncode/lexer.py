@@ -59,7 +59,7 @@ def terminal_dfas(grammar: Grammar) -> list[ByteDFA]:
     dfas = []
     for spec in grammar.terminals:
         try:
-            dfa = regex_to_dfa(spec.regex, spec.name)
+            dfa = grammar.terminal_dfas.get(spec.name) or regex_to_dfa(spec.regex, spec.name)
         except UnsupportedRegexError as exc:
             raise GrammarError(f"grammar {grammar.name}: {exc}") from exc
         if dfa.accepting[0]:
