@@ -1,0 +1,797 @@
+"""JSON Schema to grammar: keywords evaluated into `Language`s, languages emitted as Lark rules.
+
+Owns the meaning of every JSON Schema keyword syncode supports (draft 2020-12, and draft-07
+input), reference resolution, and the grammar's shape: one rule per distinct sub-schema
+(shared by every `$ref` to it, which is how recursion works), object and array rules that
+count (properties, items, `contains` matches) only as far as a bound needs, and scalar values
+as single terminals defined by exact automata (strings over every JSON spelling).
+"""
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from typing import Any
+
+import jsonschema
+import referencing
+import referencing.exceptions
+import referencing.jsonschema
+
+from ..automata import CharDFA, UnsupportedPatternError, any_string, from_regex, literal
+from ..grammar import Grammar, GrammarError
+from . import formats, numbers
+from .language import (
+    ArrayShape, InvalidSchemaError, Language, Node, ObjectShape, TRUE_NODE, UnsupportedSchemaError,
+    all_numbers, all_of, all_strings, not_of, string_set,
+)
+from .strings import ANY_CONTENT_RANGES, json_string
+
+ANNOTATIONS = {
+    "$schema", "$id", "$anchor", "$defs", "definitions", "$comment", "$vocabulary", "$dynamicAnchor",
+    "title", "description", "default", "examples", "deprecated", "readOnly", "writeOnly",
+    "contentMediaType", "contentEncoding", "contentSchema",
+}
+# Applied by the keyword that owns them.
+DEPENDENT = {"then", "else", "minContains", "maxContains", "additionalItems", "additionalProperties",
+             "patternProperties", "unevaluatedProperties"}
+MAX_STRING_LENGTH = 10_000
+MAX_COUNT = 1_000
+PRETTY_MAX_DEPTH = 16
+WHITESPACE = {"compact", "flexible", "pretty"}
+
+
+class UnknownKeywordWarning(UserWarning):
+    """A schema uses keywords outside JSON Schema's vocabularies; the validator ignores them too."""
+
+
+class LenientApproximationWarning(UserWarning):
+    """With `lenient=True`, an unsupported keyword was approximated (see the message)."""
+
+
+@dataclass(frozen=True)
+class SchemaOptions:
+    """How the JSON text may be laid out, and how strictly the schema is taken.
+
+    whitespace: "flexible" (default: up to `max_whitespace` blanks around each `{ } [ ] , :`,
+    so `json.dumps` output and compact output are both accepted), "compact" (none), or
+    "pretty" (line breaks with indentation in multiples of `indent`).
+    additional_properties_default: what a missing `additionalProperties` means (JSON Schema
+    says true; false keeps outputs to the declared properties).
+    lenient: unsupported keywords give a `LenientApproximationWarning` and the approximation
+    the docs describe, instead of an `UnsupportedSchemaError`.
+    """
+
+    whitespace: str = "flexible"
+    indent: int = 2
+    max_whitespace: int = 4
+    additional_properties_default: bool = True
+    lenient: bool = False
+
+
+def _load(schema: Any) -> Any:
+    if isinstance(schema, type) and hasattr(schema, "model_json_schema"):
+        return schema.model_json_schema()
+    if isinstance(schema, (str, bytes)):
+        try:
+            return json.loads(schema)
+        except json.JSONDecodeError as exc:
+            raise InvalidSchemaError(f"schema is not valid JSON: {exc}") from exc
+    if isinstance(schema, (dict, bool)):
+        return schema
+    raise InvalidSchemaError(f"a schema must be a dict, a bool, JSON text or a pydantic model class, not {type(schema).__name__}")
+
+
+def _draft(schema: Any) -> tuple[Any, int]:
+    uri = schema.get("$schema", "") if isinstance(schema, dict) else ""
+    if "draft-07" in uri or "draft-06" in uri or "draft-04" in uri:
+        return referencing.jsonschema.DRAFT7, 7
+    if "draft/2019-09" in uri:
+        return referencing.jsonschema.DRAFT201909, 2019
+    return referencing.jsonschema.DRAFT202012, 2020
+
+
+def _validator_class(draft: int):
+    return {7: jsonschema.Draft7Validator, 2019: jsonschema.Draft201909Validator}.get(draft, jsonschema.Draft202012Validator)
+
+
+def _ptr(pointer: str, *parts: Any) -> str:
+    out = pointer
+    for p in parts:
+        out += "/" + str(p).replace("~", "~0").replace("/", "~1")
+    return out
+
+
+class SchemaCompiler:
+    """Compiles one schema (see `schema_to_grammar`)."""
+
+    def __init__(self, schema: Any, options: SchemaOptions) -> None:
+        self.options = options
+        self.root = schema
+        spec, self.draft = _draft(schema)
+        cls = _validator_class(self.draft)
+        try:
+            cls.check_schema(schema)
+        except jsonschema.SchemaError as exc:
+            where = "#" + "".join(f"/{p}" for p in exc.absolute_path)
+            raise InvalidSchemaError(f"schema is not valid at {where}: {exc.message}") from exc
+        resource = referencing.Resource.from_contents(schema, default_specification=spec)
+        registry = referencing.Registry().with_resource(resource.id() or "", resource)
+        self.validator_class = cls
+        self.root_node = Node(schema, "#", registry.resolver(base_uri=resource.id() or ""))
+        self.languages: dict[tuple, Language] = {}
+        self.in_progress: set[tuple] = set()
+        self.unknown: list[str] = []
+        self.alive: list[Node] = []
+        # Emission state.
+        self.rules: dict[str, list[str]] = {}
+        self.symbols: dict[tuple, str | None] = {}
+        self.terminals: dict[tuple, str] = {}
+        self.terminal_dfas: dict[str, CharDFA] = {}
+        self.union_sites: list[tuple[str, str]] = []
+
+    # ------------------------------------------------------------------ errors
+    def unsupported(self, keyword: str, pointer: str, reason: str) -> UnsupportedSchemaError:
+        return UnsupportedSchemaError(keyword, pointer, reason)
+
+    def lenient(self, error: UnsupportedSchemaError, approximation: str) -> None:
+        """Raise `error`, or under `lenient=True` warn that it is approximated."""
+        if not self.options.lenient:
+            raise error
+        warnings.warn(f"{error}; approximated: {approximation}", LenientApproximationWarning, stacklevel=4)
+
+    # ------------------------------------------------------------------ languages
+    def language(self, node: Node) -> Language:
+        key = node.key
+        found = self.languages.get(key)
+        if found is not None:
+            return found
+        if key in self.in_progress:
+            raise self.unsupported("$ref", node.pointer, "a reference cycle that never enters an object or array")
+        self.in_progress.add(key)
+        try:
+            lang = self._language(node)
+        finally:
+            self.in_progress.discard(key)
+        self.languages[key] = lang
+        self.alive.append(node)  # its schema's id is part of the key: keep it from being reused
+        return lang
+
+    def _language(self, node: Node) -> Language:
+        if node.kind == "all":
+            lang = Language.everything()
+            for part in node.parts:
+                lang = lang.intersect(self.language(part), ("allOf", node.pointer))
+            return lang
+        if node.kind == "not":
+            return self.language(node.parts[0]).complement(("not", node.pointer))
+        schema = node.schema
+        if schema is True:
+            return Language.everything()
+        if schema is False:
+            return Language()
+        return self.keywords(node)
+
+    def child(self, node: Node, value: Any, *path: Any) -> Node:
+        return Node(value, _ptr(node.pointer, *path), node.resolver)
+
+    def keywords(self, node: Node) -> Language:
+        schema: dict = node.schema
+        if "$ref" in schema and self.draft == 7:
+            schema = {"$ref": schema["$ref"]}  # draft-07: siblings of $ref are ignored
+        lang = Language.everything()
+        where = lambda kw: (kw, _ptr(node.pointer, kw))  # noqa: E731
+        string_done = number_done = object_done = array_done = False
+        for keyword in schema:
+            if keyword in ANNOTATIONS or keyword in DEPENDENT:
+                continue
+            part: Language | None = None
+            if keyword == "type":
+                part = self.type_language(schema["type"])
+            elif keyword in ("enum", "const"):
+                values = schema["enum"] if keyword == "enum" else [schema["const"]]
+                part = self.values_language(node, values, keyword)
+            elif keyword in ("minLength", "maxLength", "pattern", "format"):
+                if string_done:
+                    continue
+                string_done = True
+                part = self.string_language(node, schema)
+            elif keyword in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"):
+                if number_done:
+                    continue
+                number_done = True
+                part = self.number_language(node, schema)
+            elif keyword in ("properties", "required", "propertyNames", "minProperties", "maxProperties",
+                             "dependentRequired", "dependentSchemas", "dependencies"):
+                if object_done:
+                    continue
+                object_done = True
+                part = self.object_language(node, schema)
+            elif keyword in ("items", "prefixItems", "minItems", "maxItems", "contains", "uniqueItems",
+                             "unevaluatedItems"):
+                if array_done:
+                    continue
+                array_done = True
+                part = self.array_language(node, schema)
+            elif keyword == "allOf":
+                part = self.language(all_of(tuple(self.child(node, s, "allOf", i) for i, s in enumerate(schema["allOf"]))))
+            elif keyword == "anyOf":
+                part = self.any_of(node, schema["anyOf"], "anyOf")
+            elif keyword == "oneOf":
+                part = self.one_of(node, schema["oneOf"])
+            elif keyword == "not":
+                part = self.language(not_of(self.child(node, schema["not"], "not")))
+            elif keyword == "if":
+                part = self.if_then_else(node, schema)
+            elif keyword == "$ref":
+                part = self.language(self.resolve(node, schema["$ref"]))
+            elif keyword in ("$dynamicRef", "$recursiveRef", "$recursiveAnchor"):
+                self.lenient(self.unsupported(keyword, _ptr(node.pointer, keyword), "dynamic references are not supported"),
+                             "the keyword is ignored (more values are allowed)")
+            else:
+                self.unknown.append(_ptr(node.pointer, keyword))
+                continue
+            if part is not None:
+                lang = lang.intersect(part, where(keyword))
+        if not object_done and ("additionalProperties" in schema or "patternProperties" in schema
+                                or "unevaluatedProperties" in schema):
+            lang = lang.intersect(self.object_language(node, schema), where("additionalProperties"))
+        if not array_done and "additionalItems" in schema:
+            lang = lang.intersect(self.array_language(node, schema), where("additionalItems"))
+        return lang
+
+    def resolve(self, node: Node, ref: str) -> Node:
+        try:
+            resolved = node.resolver.lookup(ref)
+        except referencing.exceptions.Unresolvable as exc:
+            raise InvalidSchemaError(f"cannot resolve $ref {ref!r} at {_ptr(node.pointer, '$ref')}: {exc}") from exc
+        pointer = ref if ref.startswith("#") else f"{ref}"
+        return Node(resolved.contents, pointer, resolved.resolver)
+
+    # ------------------------------------------------------------------ scalars
+    def type_language(self, types: Any) -> Language:
+        lang = Language()
+        for t in ([types] if isinstance(types, str) else types):
+            part = {
+                "null": Language(null=True),
+                "boolean": Language(true=True, false=True),
+                "integer": Language(number=from_regex(numbers.JSON_INTEGER)),
+                "number": Language(number=all_numbers()),
+                "string": Language(string=all_strings()),
+                "object": Language(objects=(ObjectShape.everything(),)),
+                "array": Language(arrays=(ArrayShape(),)),
+            }[t]
+            lang = lang.union(part)
+        return lang
+
+    def values_language(self, node: Node, values: list, keyword: str) -> Language:
+        lang = Language()
+        for i, value in enumerate(values):
+            lang = lang.union(self.value_language(node, value, _ptr(node.pointer, keyword, i)))
+        return lang
+
+    def value_language(self, node: Node, value: Any, pointer: str) -> Language:
+        if value is None:
+            return Language(null=True)
+        if value is True:
+            return Language(true=True)
+        if value is False:
+            return Language(false=True)
+        if isinstance(value, (int, float)):
+            return Language(number=from_regex(number_spellings(value)))
+        if isinstance(value, str):
+            return Language(string=literal(value))
+        if isinstance(value, list):
+            prefix = tuple((Node({"const": v}, _ptr(pointer, i), node.resolver),) for i, v in enumerate(value))
+            return Language(arrays=(ArrayShape(prefix, None, len(value), len(value)),))
+        props = tuple((k, (Node({"const": v}, _ptr(pointer, k), node.resolver),)) for k, v in value.items())
+        return Language(objects=(ObjectShape(props, frozenset(value)),))
+
+    def string_language(self, node: Node, schema: dict) -> Language:
+        content = all_strings()
+        lo, hi = schema.get("minLength", 0), schema.get("maxLength")
+        if hi is not None and hi > MAX_STRING_LENGTH:
+            self.lenient(self.unsupported("maxLength", _ptr(node.pointer, "maxLength"), f"lengths over {MAX_STRING_LENGTH}"),
+                         f"maxLength is taken as unbounded")
+            hi = None
+        if lo > MAX_STRING_LENGTH:
+            raise self.unsupported("minLength", _ptr(node.pointer, "minLength"), f"lengths over {MAX_STRING_LENGTH}")
+        if lo or hi is not None:
+            content = any_string(lo, hi, ANY_CONTENT_RANGES)
+        if "pattern" in schema:
+            try:
+                content = content.intersect(from_regex(schema["pattern"], search=True))
+            except UnsupportedPatternError as exc:
+                self.lenient(self.unsupported("pattern", _ptr(node.pointer, "pattern"), str(exc)), "the pattern is ignored")
+        if "format" in schema:
+            content = self.format_language(node, schema["format"], content)
+        return replace(Language.everything(), string=None if content.is_empty() else content)
+
+    def format_language(self, node: Node, name: str, content: CharDFA) -> CharDFA:
+        checker = self.validator_class.FORMAT_CHECKER
+        if name not in checker.checkers:
+            return content  # the validator does not check this format: an annotation
+        try:
+            fmt = formats.format_language(name)
+        except formats.UnsupportedFormatError as exc:
+            self.lenient(self.unsupported("format", _ptr(node.pointer, "format"), str(exc)), "the format is ignored")
+            return content
+        out = content.intersect(from_regex(fmt.regex))
+        if fmt.max_length is not None:
+            out = out.intersect(any_string(0, fmt.max_length))
+        return out
+
+    def number_language(self, node: Node, schema: dict) -> Language:
+        lo = schema.get("minimum")
+        hi = schema.get("maximum")
+        xlo, xhi = schema.get("exclusiveMinimum"), schema.get("exclusiveMaximum")
+        lo_strict = hi_strict = False
+        if isinstance(xlo, bool):  # draft-04 form
+            lo_strict, xlo = xlo, None
+        if isinstance(xhi, bool):
+            hi_strict, xhi = xhi, None
+        if xlo is not None and (lo is None or Decimal(repr(xlo)) >= Decimal(repr(lo))):
+            lo, lo_strict = xlo, True
+        if xhi is not None and (hi is None or Decimal(repr(xhi)) <= Decimal(repr(hi))):
+            hi, hi_strict = xhi, True
+        dec = lambda v: None if v is None else Decimal(repr(v)) if isinstance(v, float) else Decimal(v)  # noqa: E731
+        try:
+            dfa = from_regex(numbers.number_regex(dec(lo), dec(hi), lo_strict, hi_strict))
+        except ValueError:  # empty range
+            return replace(Language.everything(), number=None)
+        step = schema.get("multipleOf")
+        if step is not None:
+            dfa = dfa.intersect(self.multiple_of(node, step))
+        return replace(Language.everything(), number=None if dfa.is_empty() else dfa)
+
+    def multiple_of(self, node: Node, step: Any) -> CharDFA:
+        d = Decimal(repr(step)) if isinstance(step, float) else Decimal(step)
+        if d == d.to_integral_value():
+            n_states, trans, accepting = numbers.multiple_of_integer_dfa(int(d))
+            edges = [sorted((ord(c), ord(c), t) for c, t in trans.get(s, {}).items()) for s in range(n_states)]
+            return CharDFA(edges, [s in accepting for s in range(n_states)]).minimize()
+        try:
+            return from_regex(numbers.multiple_of_decimal_regex(d))
+        except numbers.NotRegularError as exc:
+            self.lenient(self.unsupported("multipleOf", _ptr(node.pointer, "multipleOf"), str(exc)), "multipleOf is ignored")
+            return all_numbers()
+
+    # ------------------------------------------------------------------ objects
+    def object_language(self, node: Node, schema: dict) -> Language:
+        ptr = node.pointer
+        props_schema = schema.get("properties", {})
+        declared = list(props_schema)
+        required = list(dict.fromkeys(schema.get("required", [])))
+        patterns = []
+        for pattern, sub in schema.get("patternProperties", {}).items():
+            try:
+                patterns.append((from_regex(pattern, search=True), self.child(node, sub, "patternProperties", pattern)))
+            except UnsupportedPatternError as exc:
+                raise self.unsupported("patternProperties", _ptr(ptr, "patternProperties", pattern), str(exc)) from exc
+        additional: Node | None
+        if "additionalProperties" in schema:
+            additional = self.child(node, schema["additionalProperties"], "additionalProperties")
+        else:
+            additional = TRUE_NODE if self.options.additional_properties_default else Node(False, ptr)
+        if "unevaluatedProperties" in schema:
+            applicators = {"allOf", "anyOf", "oneOf", "not", "if", "$ref", "dependentSchemas", "dependencies"} & set(schema)
+            if applicators:
+                self.lenient(self.unsupported("unevaluatedProperties", _ptr(ptr, "unevaluatedProperties"),
+                                              f"together with {sorted(applicators)}"), "unevaluatedProperties is ignored")
+            else:
+                additional = all_of((additional, self.child(node, schema["unevaluatedProperties"], "unevaluatedProperties")))
+        for keyword in ("dependentRequired", "dependentSchemas", "dependencies"):
+            if keyword in schema and schema[keyword]:
+                self.lenient(self.unsupported(keyword, _ptr(ptr, keyword), "dependencies between properties are not supported yet"),
+                             f"{keyword} is ignored")
+        names: CharDFA | None = None
+        if "propertyNames" in schema:
+            names_lang = self.language(self.child(node, schema["propertyNames"], "propertyNames"))
+            names = names_lang.string or CharDFA([[]], [False])
+
+        def nodes_for(name: str) -> tuple[Node, ...] | None:
+            if names is not None and not names.accepts(name):
+                return None
+            nodes = []
+            if name in props_schema:
+                nodes.append(self.child(node, props_schema[name], "properties", name))
+            matched = [n for keys, n in patterns if keys.accepts(name)]
+            nodes += matched
+            if name not in props_schema and not matched:
+                nodes.append(additional)
+            if any(n.kind == "schema" and n.schema is False for n in nodes):
+                return None
+            return tuple(n for n in nodes if not (n.kind == "schema" and n.schema is True))
+
+        props = []
+        for name in declared + [r for r in required if r not in props_schema]:
+            nodes = nodes_for(name)
+            if nodes is None:
+                if name in required:
+                    return replace(Language.everything(), objects=())
+                continue
+            props.append((name, nodes))
+        # Extra keys: classes by which patterns they match (the declared names excluded).
+        base = all_strings().difference(string_set(declared + required))
+        if names is not None:
+            base = base.intersect(names)
+        classes = [(base, (), False)]
+        for keys, sub in patterns:
+            split = []
+            for dfa, nodes, hit in classes:
+                split.append((dfa.intersect(keys), nodes + (sub,), True))
+                split.append((dfa.difference(keys), nodes, hit))
+            classes = [c for c in split if not c[0].is_empty()]
+        extras = []
+        for dfa, nodes, hit in classes:
+            if not hit:
+                if additional.kind == "schema" and additional.schema is False:
+                    continue
+                nodes = nodes + (additional,)
+            if any(n.kind == "schema" and n.schema is False for n in nodes):
+                continue
+            extras.append((dfa, tuple(n for n in nodes if not (n.kind == "schema" and n.schema is True))))
+        lo, hi = schema.get("minProperties", 0), schema.get("maxProperties")
+        if (hi is not None and len(required) > hi) or (not extras and lo > len(props)):
+            return replace(Language.everything(), objects=())
+        shape = ObjectShape(tuple(props), frozenset(required), tuple(extras), lo, hi)
+        return replace(Language.everything(), objects=(shape,))
+
+    # ------------------------------------------------------------------ arrays
+    def array_language(self, node: Node, schema: dict) -> Language:
+        ptr = node.pointer
+        items = schema.get("items", True)
+        prefix_schemas = schema.get("prefixItems", [])
+        rest: Any = items
+        if isinstance(items, list):  # draft-07 tuple form
+            prefix_schemas, rest = items, schema.get("additionalItems", True)
+            rest_ptr = "additionalItems"
+        else:
+            rest_ptr = "items"
+        prefix = []
+        for i, sub in enumerate(prefix_schemas):
+            prefix.append(self.item_nodes(self.child(node, sub, "prefixItems" if "prefixItems" in schema else "items", i)))
+        rest_node = self.child(node, rest, rest_ptr) if "unevaluatedItems" not in schema or "items" in schema else \
+            self.child(node, schema["unevaluatedItems"], "unevaluatedItems")
+        rest_nodes = self.item_nodes(rest_node)
+        lo, hi = schema.get("minItems", 0), schema.get("maxItems")
+        for i, nodes in enumerate(prefix):
+            if nodes is None:
+                hi = i if hi is None else min(hi, i)
+                prefix = prefix[:i]
+                break
+        if rest_nodes is None:
+            hi = len(prefix) if hi is None else min(hi, len(prefix))
+        if hi is not None and lo > hi:
+            return replace(Language.everything(), arrays=())
+        contains = None
+        min_c, max_c = schema.get("minContains", 1), schema.get("maxContains")
+        if "contains" in schema:
+            contains = (self.child(node, schema["contains"], "contains"),)
+            if min_c == 0 and max_c is None:
+                contains = None
+        elif "minContains" in schema or "maxContains" in schema:
+            min_c, max_c = 1, None
+        if schema.get("uniqueItems") is True:
+            self.lenient(self.unsupported("uniqueItems", _ptr(ptr, "uniqueItems"), "unique items are only supported "
+                                          "for small finite item languages, not implemented yet"), "uniqueItems is ignored")
+        for bound, kw in ((lo, "minItems"), (hi, "maxItems"), (min_c, "minContains"), (max_c, "maxContains")):
+            if bound is not None and bound > MAX_COUNT:
+                raise self.unsupported(kw, _ptr(ptr, kw), f"counts over {MAX_COUNT}")
+        shape = ArrayShape(tuple(prefix), rest_nodes, lo, hi, contains, min_c, max_c)
+        return replace(Language.everything(), arrays=(shape,))
+
+    @staticmethod
+    def item_nodes(node: Node) -> tuple[Node, ...] | None:
+        if node.schema is False:
+            return None
+        return () if node.schema is True else (node,)
+
+    # ------------------------------------------------------------------ combinators
+    def any_of(self, node: Node, branches: list, keyword: str) -> Language:
+        lang = Language()
+        for i, sub in enumerate(branches):
+            lang = lang.union(self.language(self.child(node, sub, keyword, i)))
+        if len(lang.objects) > 1 or len(lang.arrays) > 1:
+            self.union_sites.append((keyword, _ptr(node.pointer, keyword)))
+        return lang
+
+    def one_of(self, node: Node, branches: list) -> Language:
+        langs = [self.language(self.child(node, sub, "oneOf", i)) for i, sub in enumerate(branches)]
+        out = Language()
+        for i, lang in enumerate(langs):
+            rest = Language()
+            for j, other in enumerate(langs):
+                if j != i:
+                    rest = rest.union(replace(other, objects=(), arrays=()))
+            out = out.union(lang.minus_scalars(rest))
+        for kind in ("objects", "arrays"):
+            owners = [i for i, lang in enumerate(langs) if getattr(lang, kind)]
+            for a in range(len(owners)):
+                for b in range(a + 1, len(owners)):
+                    if not self.disjoint(getattr(langs[owners[a]], kind), getattr(langs[owners[b]], kind)):
+                        self.lenient(self.unsupported("oneOf", _ptr(node.pointer, "oneOf"),
+                                                      f"branches {owners[a]} and {owners[b]} may both match the same "
+                                                      f"{kind[:-1]} (not provably disjoint)"), "oneOf is taken as anyOf")
+        if len(out.objects) > 1 or len(out.arrays) > 1:
+            self.union_sites.append(("oneOf", _ptr(node.pointer, "oneOf")))
+        return out
+
+    def disjoint(self, shapes_a: tuple, shapes_b: tuple) -> bool:
+        """True when no value can match a shape of each (a sufficient test)."""
+        for a in shapes_a:
+            for b in shapes_b:
+                if isinstance(a, ObjectShape):
+                    both = a.intersect(b)
+                    if both is None:
+                        continue
+                    if not any(self.provably_empty(nodes) for name, nodes in both.props if name in both.required):
+                        return False
+                else:
+                    lo = max(a.min_items, b.min_items)
+                    hi = min(x for x in (a.max_items, b.max_items, 1 << 60) if x is not None)
+                    if lo <= hi:
+                        return False
+        return True
+
+    def provably_empty(self, nodes: tuple[Node, ...]) -> bool:
+        try:
+            return self.language(all_of(nodes)).is_empty()
+        except UnsupportedSchemaError:
+            return False
+
+    def if_then_else(self, node: Node, schema: dict) -> Language:
+        cond = self.child(node, schema["if"], "if")
+        then = self.child(node, schema.get("then", True), "then")
+        other = self.child(node, schema.get("else", True), "else")
+        yes = self.language(all_of((cond, then)))
+        no = self.language(all_of((not_of(cond), other)))
+        return yes.union(no)
+
+    # ------------------------------------------------------------------ emission
+    def terminal(self, dfa: CharDFA) -> str:
+        key = dfa.key()
+        name = self.terminals.get(key)
+        if name is None:
+            name = self.terminals[key] = f"T{len(self.terminals)}"
+            self.terminal_dfas[name] = dfa
+        return name
+
+    def new_rule(self, prefix: str) -> str:
+        name = f"{prefix}{len(self.rules)}"
+        self.rules[name] = []
+        return name
+
+    def symbol(self, nodes: tuple[Node, ...]) -> str | None:
+        """The rule for values satisfying every node, or None when no value does."""
+        node = all_of(nodes)
+        key = node.key
+        if key in self.symbols:
+            return self.symbols[key]
+        self.alive.append(node)
+        name = self.new_rule("v")
+        self.symbols[key] = name
+        lang = self.language(node)
+        alternatives = []
+        scalar = _scalar_text(lang)
+        if scalar is not None:
+            alternatives.append(self.terminal(scalar))
+        for shape in lang.objects:
+            rule = self.object_rule(shape)
+            if rule is not None:
+                alternatives.append(rule)
+        for shape in lang.arrays:
+            rule = self.array_rule(shape)
+            if rule is not None:
+                alternatives.append(rule)
+        if not alternatives:
+            self.symbols[key] = None
+            del self.rules[name]
+            return None
+        self.rules[name] = alternatives
+        return name
+
+    def object_rule(self, shape: ObjectShape) -> str | None:
+        props = []
+        for name, nodes in shape.props:
+            value = self.symbol(nodes)
+            if value is None:
+                if name in shape.required:
+                    return None
+                continue
+            props.append((name, self.terminal(json_string(literal(name))), value, name in shape.required))
+        extras = []
+        for keys, nodes in shape.extras:
+            value = self.symbol(nodes)
+            if value is not None:
+                extras.append((self.terminal(json_string(keys)), value))
+        lo, hi = shape.min_props, shape.max_props
+        cap = hi if hi is not None else max(lo, 1)
+        n = len(props)
+        made: dict[tuple, str] = {}
+
+        def inc(c: int) -> int:
+            return c + 1 if hi is not None else min(c + 1, cap)
+
+        def sep(c: int) -> str:
+            return "COMMA " if c > 0 else ""
+
+        def rule(kind: str, i: int, c: int) -> str:
+            key = (kind, i, c)
+            if key in made:
+                return made[key]
+            name = made[key] = self.new_rule("o")
+            alts = []
+            room = hi is None or c < hi
+            if i < n and room:
+                _, key_t, value, _ = props[i]
+                alts.append(f"{sep(c)}{key_t} COLON {value} {rule('R', i + 1, inc(c))}")
+            if kind == "R" and extras and room:
+                for key_t, value in extras:
+                    alts.append(f"{sep(c)}{key_t} COLON {value} {rule('R', i, inc(c))}")
+            if i < n and not props[i][3]:
+                alts.append(rule("S", i + 1, c))
+            if i == n and c >= max(lo, 1):
+                alts.append("")
+            self.rules[name] = alts or ["NEVER"]
+            return name
+
+        # The empty object is its own alternative, so that the context right after `{` holds
+        # no whitespace-led terminal (see docs/json-schema.md, "Whitespace").
+        out = self.new_rule("obj")
+        empty_ok = lo == 0 and not any(required for *_, required in props)
+        self.rules[out] = [f"LBRACE {rule('R', 0, 0)} RBRACE"] + (["LBRACE EMPTY_RBRACE"] if empty_ok else [])
+        return out
+
+    def array_rule(self, shape: ArrayShape) -> str | None:
+        prefix = []
+        for nodes in shape.prefix:
+            value = self.symbol(nodes)
+            if value is None:
+                break
+            prefix.append(value)
+        hi = shape.max_items
+        rest = self.symbol(shape.items) if shape.items is not None else None
+        if len(prefix) < len(shape.prefix):
+            rest = None
+        if rest is None:
+            hi = len(prefix) if hi is None else min(hi, len(prefix))
+        lo = shape.min_items
+        if hi is not None and lo > hi:
+            return None
+        cap_i = hi if hi is not None else max(len(prefix), lo, 1)
+        contains = shape.contains
+        min_c, max_c = (shape.min_contains, shape.max_contains) if contains is not None else (0, None)
+        cap_c = max_c if max_c is not None else min_c
+        made: dict[tuple, str] = {}
+
+        def item(i: int, matching: bool | None) -> str | None:
+            nodes = prefix_nodes(i)
+            if nodes is None:
+                return None
+            if matching is None:
+                return self.symbol(nodes)
+            extra = contains if matching else (not_of(all_of(contains)),)
+            return self.symbol(nodes + extra)
+
+        def prefix_nodes(i: int) -> tuple[Node, ...] | None:
+            if i < len(prefix):
+                return shape.prefix[i]
+            return shape.items if rest is not None else None
+
+        def rule(i: int, c: int) -> str:
+            key = (i, c)
+            if key in made:
+                return made[key]
+            name = made[key] = self.new_rule("a")
+            alts = []
+            sep = "COMMA " if i > 0 else ""
+            nxt_i = i + 1 if hi is not None or i + 1 <= cap_i else cap_i
+            if hi is None or i < hi:
+                if contains is None:
+                    value = item(i, None)
+                    if value is not None:
+                        alts.append(f"{sep}{value} {rule(nxt_i, c)}")
+                else:
+                    hit = item(i, True) if max_c is None or c < max_c else None
+                    miss = item(i, False)
+                    if hit is not None:
+                        alts.append(f"{sep}{hit} {rule(nxt_i, c + 1 if max_c is not None else min(c + 1, cap_c))}")
+                    if miss is not None:
+                        alts.append(f"{sep}{miss} {rule(nxt_i, c)}")
+            if i >= max(lo, 1) and c >= min_c:
+                alts.append("")
+            self.rules[name] = alts or ["NEVER"]
+            return name
+
+        out = self.new_rule("arr")
+        empty_ok = lo == 0 and min_c == 0
+        self.rules[out] = [f"LBRACK {rule(0, 0)} RBRACK"] + (["LBRACK EMPTY_RBRACK"] if empty_ok else [])
+        return out
+
+    def grammar(self) -> Grammar:
+        top = self.symbol((self.root_node,))
+        if top is None:
+            raise InvalidSchemaError("the schema allows no value at all")
+        if self.unknown:
+            warnings.warn(f"keywords outside JSON Schema's vocabularies, ignored as the validator ignores them: "
+                          f"{', '.join(self.unknown[:10])}{' ...' if len(self.unknown) > 10 else ''}",
+                          UnknownKeywordWarning, stacklevel=3)
+        return self.emit(top)
+
+    def emit(self, top: str) -> Grammar:
+        ws = _whitespace_regex(self.options)
+        edge_ws = self.options.whitespace == "flexible" and self.options.max_whitespace > 0
+        lines = [f"start: {'WS? ' if edge_ws else ''}{top}{' WS?' if edge_ws else ''}"]
+        for name, alts in self.rules.items():
+            lines.append(f"{name}: " + " | ".join(alts))
+        # Blanks go after `{ [ , :` and before `} ]` (not before `,` or `:`: no formatter puts them there).
+        colon_ws = " " if self.options.whitespace == "pretty" else ws
+        punct = {"LBRACE": r"\{" + ws, "LBRACK": r"\[" + ws, "COMMA": "," + ws, "COLON": ":" + colon_ws,
+                 "RBRACE": ws + r"\}", "RBRACK": ws + r"\]", "EMPTY_RBRACE": r"\}", "EMPTY_RBRACK": r"\]"}
+        for name, regex in punct.items():
+            lines.append(f"{name}: /{regex}/")
+        if edge_ws:
+            lines.append(f"WS: /[ \\t\\n\\r]{{1,{self.options.max_whitespace}}}/")
+        byte_dfas = {}
+        for name, dfa in self.terminal_dfas.items():
+            lines.append(f"{name}: /\\x00{name}\\x00/")
+            byte_dfas[name] = dfa.to_byte_dfa()
+        lines.append("NEVER: /\\x00NEVER\\x00/")
+        text = "\n".join(lines) + "\n"
+        try:
+            return Grammar(text, name="<json schema>", terminal_dfas=byte_dfas)
+        except GrammarError as exc:
+            keyword, pointer = self.union_sites[0] if self.union_sites else ("anyOf", "#")
+            raise UnsupportedSchemaError(keyword, pointer, "the alternatives overlap in a way an LALR(1) grammar cannot "
+                                         f"decide token by token ({str(exc).splitlines()[0][:200]})") from exc
+
+
+def _whitespace_regex(options: SchemaOptions) -> str:
+    if options.whitespace not in WHITESPACE:
+        raise ValueError(f"whitespace must be one of {sorted(WHITESPACE)}, not {options.whitespace!r}")
+    if options.whitespace == "compact" or options.max_whitespace <= 0:
+        return ""
+    if options.whitespace == "pretty":
+        return f"(?:\\n(?:{' ' * options.indent}){{0,{PRETTY_MAX_DEPTH}}})?"
+    return f"[ \\t\\n\\r]{{0,{options.max_whitespace}}}"
+
+
+def number_spellings(value: int | float) -> str:
+    """A regex for the JSON texts equal to the number `value`: its decimal form with any
+    number of trailing fraction zeros (and `-0` for zero), and `json.dumps`'s own form."""
+    d = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    sign = "-" if d < 0 else ""
+    d = abs(d)
+    if d == 0:
+        body = r"-?0(?:\.0+)?"
+    elif d == d.to_integral_value():
+        body = sign + str(int(d)) + r"(?:\.0+)?"
+    else:
+        text = format(d.normalize(), "f")
+        body = sign + text.replace(".", r"\.") + "0*"
+    own = json.dumps(value).replace(".", r"\.").replace("+", r"\+")
+    return f"(?:{body}|{own})"
+
+
+def _scalar_text(lang: Language) -> CharDFA | None:
+    """One automaton over JSON text for every scalar value the language allows."""
+    out: CharDFA | None = None
+    parts = [literal("null") if lang.null else None, literal("true") if lang.true else None,
+             literal("false") if lang.false else None, lang.number,
+             json_string(lang.string) if lang.string is not None else None]
+    for part in parts:
+        if part is not None:
+            out = part if out is None else out.union(part)
+    return out
+
+
+def schema_to_grammar(schema: Any, **options: Any) -> Grammar:
+    """The grammar of exactly the JSON texts valid for `schema` (see `SchemaOptions`)."""
+    opts = SchemaOptions(**options)
+    loaded = _load(schema)
+    compiler = SchemaCompiler(loaded, opts)
+    grammar = compiler.grammar()
+    grammar.schema = loaded
+    return grammar

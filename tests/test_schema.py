@@ -1,0 +1,144 @@
+"""JSON Schema to grammar: every supported keyword, token by token with real tokenizers,
+against `jsonschema`'s judgement; errors for what is unsupported; pydantic models."""
+from __future__ import annotations
+
+import functools
+import json
+import re
+import warnings
+
+import jsonschema
+import pytest
+
+import syncode
+from conftest import force, hf_tokenizer, tokenizer_info
+from schema_cases import CASES, raw
+from syncode.schema import InvalidSchemaError, LenientApproximationWarning, UnsupportedSchemaError
+
+TOKENIZERS = ("qwen3", "llama3")
+
+
+def is_valid(schema, text: str) -> bool:
+    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    return validator.is_valid(json.loads(text))
+
+
+@functools.lru_cache(maxsize=None)
+def compiled_schema(schema_json: str, tokenizer: str, **options) -> syncode.CompiledGrammar:
+    grammar = syncode.Grammar.from_json_schema(schema_json, **options)
+    return syncode.compile_grammar(grammar, tokenizer_info(tokenizer), mask_cache_bytes=0)
+
+
+def accepts(compiled: syncode.CompiledGrammar, tokenizer: str, text: str) -> bool:
+    ids = hf_tokenizer(tokenizer).encode(text, add_special_tokens=False)
+    n, eos = force(compiled, ids)
+    return n == len(ids) and eos
+
+
+def text_of(instance) -> str:
+    return str(instance) if isinstance(instance, raw) else json.dumps(instance)
+
+
+@pytest.mark.parametrize("tokenizer", TOKENIZERS)
+@pytest.mark.parametrize("name,schema,valid,invalid", CASES, ids=[c[0] for c in CASES])
+def test_keyword(name, schema, valid, invalid, tokenizer):
+    compiled = compiled_schema(json.dumps(schema), tokenizer)
+    for instance in valid:
+        text = text_of(instance)
+        assert is_valid(schema, text), f"test data: {text} is not valid"
+        assert accepts(compiled, tokenizer, text), f"valid instance rejected: {text}"
+    for instance in invalid:
+        text = text_of(instance)
+        assert not is_valid(schema, text), f"test data: {text} is valid"
+        assert not accepts(compiled, tokenizer, text), f"invalid instance accepted: {text}"
+
+
+@pytest.mark.parametrize("whitespace,text,ok", [
+    ("flexible", '{"a": [1, 2]}', True),
+    ("flexible", '{"a":[1,2]}', True),
+    ("flexible", '{\n  "a": [\n   1,\n   2\n  ]\n}', True),  # runs of up to max_whitespace=4
+    ("flexible", '{\n  "a": [\n    1\n  ]\n}', False),  # a run of 5
+    ("flexible", '{"a":      [1]}', False),
+    ("compact", '{"a":[1,2]}', True),
+    ("compact", '{"a": [1, 2]}', False),
+    ("pretty", '{\n  "a": [\n    1,\n    2\n  ]\n}', True),
+    ("pretty", '{"a": [1,2]}', True),
+    ("pretty", '{"a":[1]}', False),
+])
+def test_whitespace_policies(whitespace, text, ok):
+    schema = json.dumps({"type": "object", "properties": {"a": {"type": "array"}}})
+    assert accepts(compiled_schema(schema, "qwen3", whitespace=whitespace), "qwen3", text) == ok
+
+
+@pytest.mark.parametrize("schema,keyword,pointer", [
+    ({"type": "array", "items": {"type": "string"}, "uniqueItems": True}, "uniqueItems", "#/uniqueItems"),
+    ({"properties": {"a": {"type": "string", "pattern": "(a)\\1"}}}, "pattern", "#/properties/a/pattern"),
+    ({"dependentRequired": {"a": ["b"]}}, "dependentRequired", "#/dependentRequired"),
+    ({"type": "number", "multipleOf": 0.3}, "multipleOf", "#/multipleOf"),
+    ({"oneOf": [{"type": "object"}, {"type": "object", "required": ["a"]}]}, "oneOf", "#/oneOf"),
+    ({"$defs": {"x": {"$dynamicRef": "#meta"}}, "$ref": "#/$defs/x"}, "$dynamicRef", "#/$defs/x/$dynamicRef"),
+])
+def test_unsupported_names_keyword_and_pointer(schema, keyword, pointer):
+    with pytest.raises(UnsupportedSchemaError) as info:
+        syncode.Grammar.from_json_schema(schema)
+    assert info.value.keyword == keyword and info.value.pointer == pointer
+    assert keyword in str(info.value) and pointer in str(info.value)
+    with pytest.warns(LenientApproximationWarning, match=re.escape(keyword)):
+        syncode.Grammar.from_json_schema(schema, lenient=True)
+
+
+def test_lenient_approximation_errs_towards_allowing():
+    schema = {"type": "array", "items": {"type": "integer"}, "uniqueItems": True}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LenientApproximationWarning)
+        compiled = compiled_schema(json.dumps(schema), "qwen3", lenient=True)
+    assert accepts(compiled, "qwen3", "[1, 2]")
+    assert accepts(compiled, "qwen3", "[1, 1]")  # the documented direction: more is allowed
+    assert not accepts(compiled, "qwen3", '["x"]')
+
+
+@pytest.mark.parametrize("bad,match", [
+    ('{"type": ', "not valid JSON"),
+    ({"type": "strin"}, "not valid at #/type"),
+    ({"minLength": -1}, "not valid at #/minLength"),
+    ({"$ref": "#/$defs/missing"}, "cannot resolve"),
+    (42, "must be a dict"),
+])
+def test_malformed_schemas_are_clear_errors(bad, match):
+    with pytest.raises(InvalidSchemaError, match=match):
+        syncode.Grammar.from_json_schema(bad)
+
+
+def test_unknown_keywords_warn():
+    with pytest.warns(syncode.schema.UnknownKeywordWarning, match="#/nullable"):
+        syncode.Grammar.from_json_schema({"type": "string", "nullable": True})
+
+
+def test_draft07_input():
+    schema = {"$schema": "http://json-schema.org/draft-07/schema#", "definitions": {"n": {"type": "integer"}},
+              "type": "array", "items": [{"$ref": "#/definitions/n"}], "additionalItems": {"type": "string"}}
+    compiled = compiled_schema(json.dumps(schema), "qwen3")
+    assert accepts(compiled, "qwen3", '[1, "a", "b"]')
+    assert not accepts(compiled, "qwen3", '[1, 2]')
+    assert not accepts(compiled, "qwen3", '["a"]')
+
+
+def test_pydantic_model_round_trip():
+    pydantic = pytest.importorskip("pydantic")
+
+    class Pet(pydantic.BaseModel):
+        name: str
+        kind: str = pydantic.Field(pattern="^(cat|dog)$")
+        age: int = pydantic.Field(ge=0, le=40)
+
+    class Owner(pydantic.BaseModel):
+        owner: str
+        pets: list[Pet]
+        nickname: str | None = None
+
+    compiled = syncode.compile_grammar(syncode.Grammar.from_json_schema(Owner), tokenizer_info("qwen3"), mask_cache_bytes=0)
+    value = Owner(owner="Ann", pets=[Pet(name="Rex", kind="dog", age=3)], nickname=None)
+    text = value.model_dump_json()
+    assert accepts(compiled, "qwen3", text)
+    assert Owner.model_validate_json(text) == value
+    assert not accepts(compiled, "qwen3", '{"owner": "Ann", "pets": [{"name": "Rex", "kind": "cow", "age": 3}]}')
