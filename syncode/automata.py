@@ -167,7 +167,14 @@ class CharDFA:
 
     def to_byte_dfa(self) -> ByteDFA:
         """The same language over UTF-8 bytes (surrogate code points have no UTF-8 form)."""
-        return code_point_dfa_to_bytes(self.edges, self.accepting)
+        return _byte_dfa(self.key())
+
+
+@functools.lru_cache(maxsize=4096)
+def _byte_dfa(key: tuple) -> ByteDFA:
+    """Byte DFAs by automaton structure: schemas share most of their terminals."""
+    edges, accepting = key
+    return code_point_dfa_to_bytes([list(row) for row in edges], list(accepting))
 
 
 def _merge_edges(ea, eb):

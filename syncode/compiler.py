@@ -24,9 +24,11 @@ from .tokenizer_info import TokenizerInfo
 
 @dataclass
 class CompileStats:
-    """What a compile did: how many stores were loaded, built or rebuilt, and how long it took."""
+    """What a compile did: how many stores came from this process's memory, were loaded from
+    disk, built or rebuilt, and how long it took."""
 
     seconds: float = 0.0
+    memory: int = 0
     loaded: int = 0
     built: int = 0
     rebuilt: int = 0

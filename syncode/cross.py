@@ -35,6 +35,14 @@ def next_starts(term: int, q: int, tables: ParseTables, contexts: LexerContexts)
     return sorted({int(contexts.context_start[contexts.lr_context[s]]) for s in targets})
 
 
+def _tokens_of(nodes: np.ndarray, node_tok_ptr: np.ndarray, node_toks: np.ndarray) -> np.ndarray:
+    """The tokens that end at any of `nodes` (concatenated CSR slices)."""
+    starts, ends = node_tok_ptr[nodes], node_tok_ptr[nodes + 1]
+    lengths = ends - starts
+    within = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return node_toks[np.repeat(starts, lengths) + within]
+
+
 def build_cross(store: tuple, tables: ParseTables, contexts: LexerContexts, info: TokenizerInfo, table: RowTable) -> tuple:
     """(cx_ptr, cx_s0, cx_grp_ptr, cx_grp_state, cx_grp_row, cx_deep_ptr, cx_deep) for the
     joined store; rows are added to `table`."""
@@ -46,7 +54,9 @@ def build_cross(store: tuple, tables: ParseTables, contexts: LexerContexts, info
     cx_ptr, cx_s0 = [0], []
     cx_grp_ptr, cx_grp_state, cx_grp_row = [0], [], []
     cx_deep_ptr, cx_deep = [0], []
-    alive_sets = [tuple(contexts.alive_terms[contexts.alive_ptr[s]:contexts.alive_ptr[s + 1]]) for s in range(len(contexts.accept))]
+    alive_sets: dict[bytes, int] = {}
+    alive_id = np.array([alive_sets.setdefault(contexts.alive_terms[contexts.alive_ptr[s]:contexts.alive_ptr[s + 1]].tobytes(),
+                                               len(alive_sets)) for s in range(len(contexts.accept))], dtype=np.int64)
     for r in range(n_roots):
         lo, hi = int(root_lo[r]), int(root_hi[r])
         if hi - lo >= MIN_TRIE_NODES:
@@ -61,13 +71,13 @@ def build_cross(store: tuple, tables: ParseTables, contexts: LexerContexts, info
                 classify_ranges(contexts.trans, s0, info.flat, rem_lo, rem_hi, die, last)
                 cx_s0.append(s0)
                 inside = die < 0
-                by_alive: dict[tuple, list[int]] = {}
-                for node, state in zip(nodes[inside].tolist(), last[inside].tolist()):
-                    by_alive.setdefault(alive_sets[state], [state, []])[1].append(node)
-                for state, members in by_alive.values():
-                    toks = np.concatenate([node_toks[node_tok_ptr[n]:node_tok_ptr[n + 1]] for n in members])
-                    cx_grp_state.append(state)
-                    cx_grp_row.append(table.add_tokens(toks))
+                inside_nodes, inside_states = nodes[inside], last[inside]
+                # One group per set of alive terminals, in order of first appearance.
+                _, first, which = np.unique(alive_id[inside_states], return_index=True, return_inverse=True)
+                for g in np.argsort(first):
+                    members = inside_nodes[which.reshape(-1) == g]
+                    cx_grp_state.append(int(inside_states[first[g]]))
+                    cx_grp_row.append(table.add_tokens(_tokens_of(members, node_tok_ptr, node_toks)))
                 cx_grp_ptr.append(len(cx_grp_state))
                 # A remainder that dies where no terminal accepts can never be allowed.
                 ends_lexeme = ~inside & (contexts.accept[last] >= 0) & (die > 0)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import lark
+from lark.lexer import Lexer as Lark_Lexer
 from lark.lexer import PatternStr
 
 
@@ -33,6 +34,17 @@ class TerminalSpec:
     def tie_key(self) -> tuple:
         """Sort key among terminals matching the same longest lexeme: first wins."""
         return (-self.priority, not self.is_string, -self.max_width, -len(self.regex), self.name)
+
+
+class _TablesOnly(Lark_Lexer):
+    """Stands in for Lark's lexer: syncode lexes with its own DFAs (`terminals`, `lexer`), so
+    Lark only builds the parse table (its lexer's regex checks cost more than the table)."""
+
+    def __init__(self, lexer_conf) -> None:
+        pass
+
+    def lex(self, lexer_state, parser_state):
+        raise NotImplementedError("syncode grammars are matched by GrammarMatcher, not parsed by Lark")
 
 
 def builtin_dir() -> Path:
@@ -57,7 +69,7 @@ class Grammar:
         self.name = name
         self.terminal_dfas = dict(terminal_dfas or {})
         try:
-            self.lark = lark.Lark(text, parser="lalr", lexer="contextual", start=start)
+            self.lark = lark.Lark(text, parser="lalr", lexer=_TablesOnly, start=start)
         except lark.exceptions.GrammarError as exc:
             raise GrammarError(f"grammar {name}: {exc}") from exc
         except lark.exceptions.LarkError as exc:

@@ -329,53 +329,56 @@ def classify_tokens(trans, q, flat, offsets, die_pos, last_state):
 
 
 @njit(cache=True)
-def remainder_keys(flat, offsets, die_pos, tokens, term_of_token, keys):
-    """Per boundary token: a 64-bit key ordering by (terminal, first remainder byte, hash of
-    the remainder), so that sorting by it buckets and groups tokens; equal keys are then
-    confirmed byte by byte by `group_starts`."""
-    for k in range(tokens.shape[0]):
-        t = tokens[k]
-        lo = offsets[t] + die_pos[t]
-        hi = offsets[t + 1]
-        h = np.uint64(14695981039346656037)
-        for i in range(lo, hi):
-            h = (h ^ np.uint64(flat[i])) * np.uint64(1099511628211)
-        keys[k] = (np.uint64(term_of_token[k]) << np.uint64(48)) | (np.uint64(flat[lo]) << np.uint64(40)) | (
-            h & np.uint64(0xFFFFFFFFFF))
-
-
-@njit(cache=True)
-def group_starts(flat, offsets, die_pos, tokens, keys, starts):
-    """starts[k] = True where sorted boundary token k begins a new (terminal, remainder) group."""
-    for k in range(tokens.shape[0]):
-        if k == 0 or keys[k] != keys[k - 1]:
-            starts[k] = True
-            continue
-        a, b = tokens[k], tokens[k - 1]
-        alo, ahi = offsets[a] + die_pos[a], offsets[a + 1]
-        blo, bhi = offsets[b] + die_pos[b], offsets[b + 1]
-        same = ahi - alo == bhi - blo
-        if same:
-            for i in range(ahi - alo):
-                if flat[alo + i] != flat[blo + i]:
-                    same = False
-                    break
-        starts[k] = not same
-
-
-@njit(cache=True)
-def gather_ranges(flat, lo, hi):
-    """Concatenate flat[lo[i]:hi[i]] for all i."""
-    total = 0
-    for i in range(lo.shape[0]):
-        total += hi[i] - lo[i]
-    out = np.empty(total, dtype=np.uint8)
+def build_remainder_tries(flat, offsets, tokens, rem_lo, terms, node_byte, node_depth, node_end, node_tok_end,
+                          root_term, root_lo, root_hi):
+    """The boundary tries of one state. `tokens` are sorted by (terminal, remainder), the
+    remainder of tokens[k] being flat[rem_lo[k]:offsets[tokens[k] + 1]]. Writes nodes in
+    preorder (byte, depth, index past the subtree, end of its tokens in `tokens`) and one root
+    (terminal, node range) per terminal; returns (nodes, roots) written."""
+    n_nodes = 0
+    n_roots = 0
+    open_nodes = np.empty(node_byte.shape[0] + 1, dtype=np.int64)
+    n = tokens.shape[0]
     k = 0
-    for i in range(lo.shape[0]):
-        for j in range(lo[i], hi[i]):
-            out[k] = flat[j]
+    while k < n:
+        term = terms[k]
+        root_term[n_roots] = term
+        root_lo[n_roots] = n_nodes
+        n_open = 0
+        prev_lo = -1
+        prev_len = 0
+        while k < n and terms[k] == term:
+            lo = rem_lo[k]
+            length = offsets[tokens[k] + 1] - lo
+            common = 0
+            if prev_lo >= 0:
+                limit = min(prev_len, length)
+                while common < limit and flat[prev_lo + common] == flat[lo + common]:
+                    common += 1
+            if prev_lo >= 0 and common == length and common == prev_len:
+                node_tok_end[n_nodes - 1] = k + 1  # same remainder: same node
+                k += 1
+                continue
+            for j in range(common, n_open):
+                node_end[open_nodes[j]] = n_nodes
+            n_open = common
+            for d in range(common, length):
+                open_nodes[n_open] = n_nodes
+                n_open += 1
+                node_byte[n_nodes] = flat[lo + d]
+                node_depth[n_nodes] = d + 1
+                node_end[n_nodes] = -1
+                node_tok_end[n_nodes] = k
+                n_nodes += 1
+            node_tok_end[n_nodes - 1] = k + 1
+            prev_lo = lo
+            prev_len = length
             k += 1
-    return out
+        for j in range(n_open):
+            node_end[open_nodes[j]] = n_nodes
+        root_hi[n_roots] = n_nodes
+        n_roots += 1
+    return n_nodes, n_roots
 
 
 @njit(cache=True)

@@ -112,22 +112,27 @@ def build_contexts(grammar: Grammar, tables: ParseTables) -> LexerContexts:
 
 def _product(terms, dfas, base, ctx, trans_rows, accept, alive_lists, state_context) -> None:
     """Append the product DFA of `terms` (ranked) with state ids offset by `base`."""
-    start = tuple(0 for _ in terms)
-    ids = {start: 0}
+    start = np.zeros(len(terms), dtype=np.int32)
+    ids = {start.tobytes(): 0}
     order = [start]
+    dead = np.full(256, -1, np.int32)
     i = 0
     while i < len(order):
-        tup = order[i]
+        tup = order[i].tolist()
         row = np.full(256, -1, dtype=np.int32)
-        dead = np.full(256, -1, np.int32)
         nxt = np.stack([dfas[t].trans[s] if s >= 0 else dead for t, s in zip(terms, tup)] or [dead])
         live_bytes = np.nonzero((nxt >= 0).any(axis=0))[0]
-        for byte in live_bytes:
-            key = tuple(int(x) for x in nxt[:, byte])
-            if key not in ids:
-                ids[key] = len(order)
-                order.append(key)
-            row[byte] = base + ids[key]
+        # Bytes leading to the same tuple of terminal states share one product state.
+        columns = np.ascontiguousarray(nxt[:, live_bytes].T)
+        width = columns.shape[1] * 4
+        packed = columns.tobytes()
+        for k, byte in enumerate(live_bytes.tolist()):
+            key = packed[k * width:(k + 1) * width]
+            target = ids.get(key)
+            if target is None:
+                target = ids[key] = len(order)
+                order.append(columns[k])
+            row[byte] = base + target
         trans_rows.append(row)
         best = -1
         alive = []

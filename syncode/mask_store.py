@@ -22,16 +22,19 @@ a corrupt or stale file is reported, rebuilt and overwritten, never trusted.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import tempfile
+import threading
 import warnings
 import zipfile
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
 
-from .kernels import classify_tokens, gather_ranges, group_starts, remainder_keys
+from .kernels import build_remainder_tries, classify_tokens
 from .tokenizer_info import TokenizerInfo
 
 FORMAT_VERSION = 4
@@ -106,59 +109,63 @@ class RowTable:
 class TrieBuilder:
     """Per state, per terminal, a trie of remainders in preorder (see the module docstring)."""
 
-    def __init__(self) -> None:
-        self.root_ptr, self.root_term, self.root_lo, self.root_hi = [0], [], [], []
-        self.node_byte: list[int] = []
-        self.node_depth: list[int] = []
-        self.node_end: list[int] = []
-        self.node_tok_ptr = [0]
-        self.node_toks: list[np.ndarray] = []
-        self._n_toks = 0
+    def __init__(self, info: TokenizerInfo) -> None:
+        self.info = info
+        self.parts: dict[str, list[np.ndarray]] = {name: [] for name in (
+            "root_term", "root_lo", "root_hi", "node_byte", "node_depth", "node_end", "node_tok_end", "node_toks")}
+        self.roots_per_state: list[int] = []
+        self.n_nodes = 0
+        self.n_toks = 0
 
-    def add_state(self, groups: list[tuple[int, bytes, np.ndarray]]) -> None:
-        """`groups`: (terminal, remainder, tokens), sorted by terminal then remainder."""
-        k = 0
-        while k < len(groups):
-            term = groups[k][0]
-            self.root_term.append(term)
-            self.root_lo.append(len(self.node_byte))
-            open_nodes: list[int] = []  # node index per depth - 1 on the current path
-            prev = b""
-            while k < len(groups) and groups[k][0] == term:
-                _, rem, toks = groups[k]
-                common = 0
-                while common < min(len(prev), len(rem)) and prev[common] == rem[common]:
-                    common += 1
-                for node in open_nodes[common:]:
-                    self.node_end[node] = len(self.node_byte)
-                del open_nodes[common:]
-                for depth in range(common, len(rem)):
-                    open_nodes.append(len(self.node_byte))
-                    self.node_byte.append(rem[depth])
-                    self.node_depth.append(depth + 1)
-                    self.node_end.append(-1)
-                    self.node_tok_ptr.append(self._n_toks)
-                # Tokens end at the last node of this remainder (a new node: remainders are unique).
-                self.node_toks.append(toks.astype(np.int32))
-                self._n_toks += len(toks)
-                self.node_tok_ptr[-1] = self._n_toks
-                prev = rem
-                k += 1
-            for node in open_nodes:
-                self.node_end[node] = len(self.node_byte)
-            self.root_hi.append(len(self.node_byte))
-        self.root_ptr.append(len(self.root_term))
+    def add_state(self, tokens: np.ndarray, rem_lo: np.ndarray, terms: np.ndarray) -> None:
+        """One state's boundary tokens, their remainder starts and terminals, in any order."""
+        if tokens.size == 0:
+            self.roots_per_state.append(0)
+            return
+        order = np.lexsort((suffix_ranks(self.info)[rem_lo], terms))
+        tokens, rem_lo, terms = tokens[order].astype(np.int32), rem_lo[order], terms[order]
+        size = int((self.info.offsets[tokens + 1] - rem_lo).sum())
+        node_byte = np.empty(size, np.uint8)
+        node_depth, node_end, node_tok_end = (np.empty(size, np.int32) for _ in range(3))
+        root_term, root_lo, root_hi = (np.empty(tokens.size, np.int32) for _ in range(3))
+        n, r = build_remainder_tries(self.info.flat, self.info.offsets, tokens, rem_lo, terms, node_byte, node_depth,
+                                     node_end, node_tok_end, root_term, root_lo, root_hi)
+        base = self.n_nodes
+        for name, arr in (("root_term", root_term[:r]), ("root_lo", root_lo[:r] + base), ("root_hi", root_hi[:r] + base),
+                          ("node_byte", node_byte[:n]), ("node_depth", node_depth[:n]), ("node_end", node_end[:n] + base),
+                          ("node_tok_end", node_tok_end[:n] + self.n_toks), ("node_toks", tokens)):
+            self.parts[name].append(arr)
+        self.roots_per_state.append(r)
+        self.n_nodes += n
+        self.n_toks += tokens.size
 
     def arrays(self) -> dict[str, np.ndarray]:
-        i32 = lambda x: np.array(x, dtype=np.int32)  # noqa: E731
+        cat = {name: np.concatenate(arrs).astype(np.uint8 if name == "node_byte" else np.int32) if arrs
+               else np.zeros(0, np.uint8 if name == "node_byte" else np.int32) for name, arrs in self.parts.items()}
         # node_tok_ptr[i + 1] ends node i's tokens; node i's tokens start where node i - 1's end.
         return {
-            "root_ptr": i32(self.root_ptr), "root_term": i32(self.root_term),
-            "root_lo": i32(self.root_lo), "root_hi": i32(self.root_hi),
-            "node_byte": np.array(self.node_byte, dtype=np.uint8), "node_depth": i32(self.node_depth),
-            "node_end": i32(self.node_end), "node_tok_ptr": i32(self.node_tok_ptr),
-            "node_toks": np.concatenate(self.node_toks).astype(np.int32) if self.node_toks else np.zeros(0, np.int32),
+            "root_ptr": np.r_[0, np.cumsum(self.roots_per_state)].astype(np.int32),
+            "root_term": cat["root_term"], "root_lo": cat["root_lo"], "root_hi": cat["root_hi"],
+            "node_byte": cat["node_byte"], "node_depth": cat["node_depth"], "node_end": cat["node_end"],
+            "node_tok_ptr": np.r_[0, cat["node_tok_end"]].astype(np.int32), "node_toks": cat["node_toks"],
         }
+
+
+@functools.lru_cache(maxsize=4)
+def suffix_ranks(info: TokenizerInfo) -> np.ndarray:
+    """For every byte position p of the vocabulary, the dense rank of the token suffix that
+    starts at p among all such suffixes (equal suffixes, equal ranks): sorting remainders by
+    rank sorts them as byte strings. Computed once per tokenizer and process (~1 s for 150k tokens)."""
+    flat, offsets = info.flat.tobytes(), info.offsets
+    ends = np.repeat(offsets[1:], np.diff(offsets)).tolist()
+    suffixes = [flat[p:end] for p, end in enumerate(ends)]
+    ranks = np.empty(len(suffixes), dtype=np.int64)
+    rank, previous = -1, None
+    for p in sorted(range(len(suffixes)), key=suffixes.__getitem__):
+        if suffixes[p] != previous:
+            rank, previous = rank + 1, suffixes[p]
+        ranks[p] = rank
+    return ranks
 
 
 def build_store(trans: np.ndarray, accept: np.ndarray, info: TokenizerInfo, alive: np.ndarray) -> dict[str, np.ndarray]:
@@ -173,7 +180,7 @@ def build_store(trans: np.ndarray, accept: np.ndarray, info: TokenizerInfo, aliv
     inside_row = np.zeros(n_states, dtype=np.int32)
     die0_row = np.full(n_states, -1, dtype=np.int32)
     grp_ptr, grp_state, grp_row = [0], [], []
-    trie = TrieBuilder()
+    trie = TrieBuilder(info)
     flat, offsets = info.flat, info.offsets
     for q in range(n_states):
         classify_tokens(trans, q, flat, offsets, die, last)
@@ -190,30 +197,10 @@ def build_store(trans: np.ndarray, accept: np.ndarray, info: TokenizerInfo, aliv
             grp_row.append(inside_row[q] if len(kinds) == 1 else table.add_tokens(members))
         grp_ptr.append(len(grp_state))
 
-        # Tokens that end the lexeme after consuming some bytes: group by (terminal, remainder).
+        # Tokens that end the lexeme after consuming some bytes: tries by (terminal, remainder).
         ends = np.nonzero(die >= 1)[0]
         ends = ends[accept[last[ends]] >= 0]
-        if ends.size:
-            terms = accept[last[ends]].astype(np.int64)
-            keys = np.empty(ends.size, dtype=np.uint64)
-            remainder_keys(flat, offsets, die, ends, terms, keys)
-            order = np.argsort(keys, kind="stable")
-            ends, keys, terms = ends[order], keys[order], terms[order]
-            starts = np.zeros(ends.size, dtype=bool)
-            group_starts(flat, offsets, die, ends, keys, starts)
-            first = np.nonzero(starts)[0]
-            group_ends = np.r_[first[1:], ends.size]
-            reps = ends[first]
-            rem_lo = offsets[reps] + die[reps]
-            rems = gather_ranges(flat, rem_lo, offsets[reps + 1])
-            rem_ptr = np.r_[0, np.cumsum(offsets[reps + 1] - rem_lo)]
-            groups = sorted(
-                (int(terms[k]), rems[rem_ptr[g]:rem_ptr[g + 1]].tobytes(), ends[k:group_ends[g]])
-                for g, k in enumerate(first)
-            )
-            trie.add_state(groups)
-        else:
-            trie.add_state([])
+        trie.add_state(ends, offsets[ends] + die[ends], accept[last[ends]].astype(np.int64))
     i32 = lambda x: np.array(x, dtype=np.int32)  # noqa: E731
     return {
         "rows": table.array(), "inside_row": inside_row, "die0_row": die0_row,
@@ -227,9 +214,64 @@ def load_or_build_store(
 ) -> tuple[dict[str, np.ndarray], str]:
     """The store of one context, from the cache when a valid file exists.
 
-    Returns (arrays, how) with how in {"loaded", "built", "rebuilt"}.
+    Returns (arrays, how) with how in {"memory", "loaded", "built", "rebuilt"}: stores already
+    in this process's memory (for the same cache folder) are not read again.
     """
     key = store_key(trans, accept, alive, info)
+    arrays = _memory.get((cache_dir, key))
+    if arrays is not None:
+        return arrays, "memory"
+    arrays, how = _load_or_build(key, trans, accept, alive, info, cache_dir)
+    _memory.put((cache_dir, key), arrays)
+    return arrays, how
+
+
+def forget_stores() -> None:
+    """Empty this process's memory of stores (the disk cache is untouched)."""
+    _memory.clear()
+
+
+class _StoreMemory:
+    """Stores already loaded or built in this process, least recently used dropped first once
+    `SYNCODE_STORE_MEMORY_MB` (default 512) is exceeded: schemas share most contexts."""
+
+    def __init__(self) -> None:
+        self.entries: OrderedDict[tuple, dict[str, np.ndarray]] = OrderedDict()
+        self.nbytes = 0
+        self.lock = threading.Lock()
+
+    def clear(self) -> None:
+        with self.lock:
+            self.entries.clear()
+            self.nbytes = 0
+
+    def get(self, key: tuple) -> dict[str, np.ndarray] | None:
+        with self.lock:
+            arrays = self.entries.get(key)
+            if arrays is not None:
+                self.entries.move_to_end(key)
+            return arrays
+
+    def put(self, key: tuple, arrays: dict[str, np.ndarray]) -> None:
+        limit = int(os.environ.get("SYNCODE_STORE_MEMORY_MB", "512")) << 20
+        size = sum(a.nbytes for a in arrays.values())
+        with self.lock:
+            if key in self.entries or size > limit:
+                return
+            for a in arrays.values():
+                a.flags.writeable = False  # shared by every grammar that has this context
+            self.entries[key] = arrays
+            self.nbytes += size
+            while self.nbytes > limit:
+                _, old = self.entries.popitem(last=False)
+                self.nbytes -= sum(a.nbytes for a in old.values())
+
+
+_memory = _StoreMemory()
+
+
+def _load_or_build(key: str, trans: np.ndarray, accept: np.ndarray, alive: np.ndarray, info: TokenizerInfo,
+                   cache_dir: Path | None) -> tuple[dict[str, np.ndarray], str]:
     path = cache_dir / f"store-{key}.npz" if cache_dir is not None else None
     how = "built"
     if path is not None and path.exists():
@@ -247,7 +289,7 @@ def load_or_build_store(
             problem = f"unreadable ({type(exc).__name__}: {exc})"
         if problem is None:
             return arrays, "loaded"
-        warnings.warn(f"mask store cache file {path} is corrupt ({problem}); rebuilding it", CacheCorruptionWarning, stacklevel=3)
+        warnings.warn(f"mask store cache file {path} is corrupt ({problem}); rebuilding it", CacheCorruptionWarning, stacklevel=4)
         how = "rebuilt"
     arrays = build_store(trans, accept, info, alive)
     if path is not None:

@@ -281,16 +281,17 @@ def minimize(trans: np.ndarray, accepting: np.ndarray) -> ByteDFA:
     """Merge equivalent states (Moore partition refinement); the start stays state 0."""
     classes = accepting.astype(np.int64)
     n_classes = len(np.unique(classes))
+    width = 257 * 8
     while True:
         targets = np.where(trans >= 0, classes[np.maximum(trans, 0)], -1)
-        signature = np.concatenate([classes[:, None], targets], axis=1)
-        _, new_classes = np.unique(signature, axis=0, return_inverse=True)
-        new_classes = new_classes.reshape(-1)
-        count = int(new_classes.max()) + 1
-        classes = new_classes
-        if count == n_classes:
+        signature = np.concatenate([classes[:, None], targets], axis=1).astype(np.int64).tobytes()
+        # Class ids by first appearance of each signature (hashing rows: far cheaper than sorting them).
+        ids: dict[bytes, int] = {}
+        classes = np.array([ids.setdefault(signature[s * width:(s + 1) * width], len(ids))
+                            for s in range(trans.shape[0])], dtype=np.int64)
+        if len(ids) == n_classes:
             break
-        n_classes = count
+        n_classes = len(ids)
     # Renumber classes in order of first appearance so that the start state's class is 0.
     order: dict[int, int] = {}
     for c in classes.tolist():

@@ -10,10 +10,18 @@ from __future__ import annotations
 
 import functools
 
+import lark
 import regex
 from lark import Token
 
 from syncode.grammar import Grammar
+
+
+@functools.lru_cache(maxsize=None)
+def lark_parser(grammar: Grammar) -> lark.Lark:
+    """Lark's own LALR parser with its contextual lexer, for the grammar's text (syncode
+    builds only Lark's parse table and lexes with its own DFAs)."""
+    return lark.Lark(grammar.text, parser="lalr", lexer="contextual", start=grammar.start)
 
 
 class Reference:
@@ -30,7 +38,7 @@ class Reference:
     def _run(self, text: str):
         """Lex and parse `text`. Returns (status, ip, alive) with status 'dead', 'partial'
         (ends inside a lexeme, alive = terminals that may still complete it), or 'boundary'."""
-        ip = self.grammar.lark.parse_interactive("")
+        ip = lark_parser(self.grammar).parse_interactive("")
         pos = 0
         while pos < len(text):
             cands = self._candidates(ip)
@@ -95,7 +103,7 @@ class Reference:
 
 def _partial_len(ref: Reference, text: str) -> int:
     """Length of the last (partial) lexeme of `text` (re-lexes; fine for a reference)."""
-    ip = ref.grammar.lark.parse_interactive("")
+    ip = lark_parser(ref.grammar).parse_interactive("")
     pos = 0
     while True:
         cands = ref._candidates(ip)

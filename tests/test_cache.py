@@ -6,9 +6,12 @@ import pytest
 
 import syncode
 from conftest import tokenizer_info
+from syncode.mask_store import forget_stores
 
 
 def _compile(cache, info=None):
+    """A compile that reads the disk cache (stores kept in memory by earlier compiles are forgotten)."""
+    forget_stores()
     return syncode.compile_grammar(syncode.Grammar.builtin("json"), info or tokenizer_info("smollm2"), cache_dir=cache)
 
 
@@ -57,3 +60,13 @@ def test_cache_env_override(tmp_path, monkeypatch):
 
     monkeypatch.setenv("SYNCODE_CACHE", str(tmp_path / "elsewhere"))
     assert default_cache_dir() == tmp_path / "elsewhere"
+
+
+def test_stores_are_kept_in_memory_per_cache_folder(tmp_path):
+    first = _compile(tmp_path)
+    again = syncode.compile_grammar(syncode.Grammar.builtin("json"), tokenizer_info("smollm2"), cache_dir=tmp_path)
+    assert again.stats.memory == first.stats.built and again.stats.loaded == again.stats.built == 0
+    other = syncode.compile_grammar(syncode.Grammar.builtin("json"), tokenizer_info("smollm2"), cache_dir=tmp_path / "b")
+    assert other.stats.built == first.stats.built  # another folder is filled, not skipped
+    for x, y in zip(first.store_tables, again.store_tables):
+        assert np.array_equal(x, y)

@@ -9,6 +9,8 @@ produced here.
 """
 from __future__ import annotations
 
+import functools
+
 from ..automata import MAX_CP, NFA, CharDFA
 
 QUOTE, BACKSLASH = 0x22, 0x5C
@@ -105,6 +107,13 @@ class _Encoder:
 
 def json_string(content: CharDFA) -> CharDFA:
     """Every JSON string literal (quotes included) whose decoded value `content` accepts."""
+    return _json_string(content.key())
+
+
+@functools.lru_cache(maxsize=4096)
+def _json_string(key: tuple) -> CharDFA:
+    """`json_string` by automaton structure: property names and formats recur across schemas."""
+    content = CharDFA([list(row) for row in key[0]], list(key[1]))
     enc = _Encoder()
     nfa = enc.nfa
     start, end = nfa.new(), nfa.new()
