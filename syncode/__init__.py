@@ -14,6 +14,15 @@ from .tokenizer_info import TokenizerError, TokenizerInfo
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str):
+    # Integrations import heavy libraries (transformers): loaded on first use only.
+    if name == "GrammarLogitsProcessor":
+        from .hf import GrammarLogitsProcessor
+
+        return GrammarLogitsProcessor
+    raise AttributeError(f"module 'syncode' has no attribute {name!r}")
+
 fill = fill_next_token_bitmasks
 
 __all__ = [
@@ -21,6 +30,7 @@ __all__ = [
     "CompiledGrammar",
     "Grammar",
     "GrammarError",
+    "GrammarLogitsProcessor",
     "GrammarMatcher",
     "TokenizerError",
     "TokenizerInfo",

@@ -24,13 +24,19 @@ def fill_next_token_bitmasks(matchers: Sequence, bitmask, indices: Sequence[int]
         matcher.fill_next_token_bitmask(bitmask, row)
 
 
-def unpack_bitmask(bitmask, vocab_size: int):
-    """Boolean allowed-matrix (batch, vocab_size) from an int32 bitmask (torch in, torch out)."""
+def unpack_bitmask(bitmask, vocab_size: int, invert: bool = False):
+    """Boolean allowed-matrix (batch, vocab_size) from an int32 bitmask (torch in, torch out);
+    the disallowed-matrix with `invert`."""
     import torch
 
+    if bitmask.device.type == "cpu":  # NumPy's unpackbits: one pass, no (batch, words, 32) temporary
+        words = np.ascontiguousarray(bitmask.numpy()).view(np.uint8)
+        bits = np.unpackbits(~words if invert else words, axis=-1, count=vocab_size, bitorder="little")
+        return torch.from_numpy(bits).view(torch.bool)
     shifts = torch.arange(32, dtype=torch.int32, device=bitmask.device)
     bits = (bitmask.unsqueeze(-1) >> shifts) & 1
-    return bits.reshape(bitmask.shape[0], -1)[:, :vocab_size].bool()
+    allowed = bits.reshape(bitmask.shape[0], -1)[:, :vocab_size].bool()
+    return ~allowed if invert else allowed
 
 
 def apply_token_bitmask_inplace(logits, bitmask, indices: Sequence[int] | None = None) -> None:
@@ -42,15 +48,15 @@ def apply_token_bitmask_inplace(logits, bitmask, indices: Sequence[int] | None =
     if logits.dim() == 1:
         logits = logits.unsqueeze(0)
     width = logits.shape[-1]
-    allowed = unpack_bitmask(bitmask.to(logits.device), min(width, bitmask.shape[-1] * 32))
-    if allowed.shape[1] < width:
-        pad = torch.zeros(allowed.shape[0], width - allowed.shape[1], dtype=torch.bool, device=logits.device)
-        allowed = torch.cat([allowed, pad], dim=1)
+    disallowed = unpack_bitmask(bitmask.to(logits.device), min(width, bitmask.shape[-1] * 32), invert=True)
+    if disallowed.shape[1] < width:
+        pad = torch.ones(disallowed.shape[0], width - disallowed.shape[1], dtype=torch.bool, device=logits.device)
+        disallowed = torch.cat([disallowed, pad], dim=1)
     if indices is None:
-        logits.masked_fill_(~allowed[: logits.shape[0]], float("-inf"))
+        logits.masked_fill_(disallowed[: logits.shape[0]], float("-inf"))
     else:
         idx = torch.as_tensor(list(indices), dtype=torch.long, device=logits.device)
-        logits[idx] = logits[idx].masked_fill(~allowed[: len(idx)], float("-inf"))
+        logits[idx] = logits[idx].masked_fill(disallowed[: len(idx)], float("-inf"))
 
 
 def bitmask_to_ids(row: np.ndarray, vocab_size: int) -> np.ndarray:
