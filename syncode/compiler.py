@@ -5,6 +5,7 @@ Owns assembling the pieces: LALR tables, lexer contexts, and the mask store of e
 """
 from __future__ import annotations
 
+import sys
 import threading
 from collections import OrderedDict
 import time
@@ -96,14 +97,22 @@ class CompiledGrammar:
             self._workspaces.ws = ws
         return ws
 
-    def build_store(self) -> None:
-        """Load (or build and cache) every context's mask store and join them into `store_tables`."""
+    def build_store(self, progress: bool = False) -> None:
+        """Load (or build and cache) every context's mask store and join them into `store_tables`;
+        `progress` draws a progress bar on stderr."""
         parts = []
-        for context in range(self.contexts.n_contexts):
+        n = self.contexts.n_contexts
+        for context in range(n):
             trans, accept, alive = self.contexts.local_tables(context)
+            if progress:
+                done = 30 * context // n
+                print(f"\rmask stores [{'#' * done}{'.' * (30 - done)}] {context}/{n} ({trans.shape[0]} states)",
+                      end="", file=sys.stderr, flush=True)
             arrays, how = load_or_build_store(trans, accept, alive, self.tokenizer_info, self.cache_dir)
             setattr(self.stats, how, getattr(self.stats, how) + 1)
             parts.append(arrays)
+        if progress:
+            print(f"\rmask stores [{'#' * 30}] {n}/{n}" + " " * 20, file=sys.stderr, flush=True)
         table = RowTable(self.tokenizer_info.bitmask_words)
         joined = join_stores(parts, self.contexts, table)
         cross = build_cross(joined, self.tables, self.contexts, self.tokenizer_info, table)
@@ -159,19 +168,20 @@ def compile_grammar(
     tokenizer_info: TokenizerInfo,
     cache_dir: str | Path | None = "default",
     mask_cache_bytes: int = 32 << 20,
+    progress: bool = False,
 ) -> CompiledGrammar:
     """Build (or load from the cache) everything needed to match `grammar` with this tokenizer.
 
     `cache_dir`: "default" (see `mask_store.default_cache_dir`), a folder, or None for no disk
     cache. `mask_cache_bytes`: memory for masks already computed (exact: keyed by the lexer
-    state and the whole parser stack); 0 disables it.
+    state and the whole parser stack); 0 disables it. `progress`: a progress bar on stderr.
     """
     start = time.perf_counter()
     tables = build_parse_tables(grammar)
     contexts = build_contexts(grammar, tables)
     folder = default_cache_dir() if cache_dir == "default" else (Path(cache_dir) if cache_dir is not None else None)
     compiled = CompiledGrammar(grammar, tokenizer_info, tables, contexts, folder)
-    compiled.build_store()
+    compiled.build_store(progress)
     compiled.mask_cache = MaskCache(mask_cache_bytes, 4 * tokenizer_info.bitmask_words)
     compiled.stats.seconds = time.perf_counter() - start
     return compiled

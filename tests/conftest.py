@@ -16,6 +16,8 @@ import syncode  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 TOKENIZERS = ("smollm2", "qwen3", "llama3", "mistral7b")
+PAD_COLUMNS = 64  # tiny_model's logits are this much wider than its tokenizer
+EOS = 2  # smollm2's <|im_end|>: the tokenizer's EOS and pad
 
 
 def shared_path(*parts: str) -> Path:
@@ -97,3 +99,20 @@ def force(c: syncode.CompiledGrammar, ids: list[int]) -> tuple[int, bool]:
     eos = is_allowed(bm[0], int(info.stop_token_ids[0]))
     assert eos == m.is_accepting()
     return len(ids), eos
+
+
+@functools.lru_cache(maxsize=None)
+def tiny_model():
+    """(model, tokenizer, info): a randomly initialised one-layer Llama, 64 padded logit columns."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tok = hf_tokenizer("smollm2")
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tok) + PAD_COLUMNS, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+        intermediate_size=64, bos_token_id=1, eos_token_id=EOS, pad_token_id=EOS,
+    )
+    model = LlamaForCausalLM(config).eval()
+    info = syncode.TokenizerInfo.from_huggingface(tok, vocab_size=config.vocab_size)
+    return model, tok, info

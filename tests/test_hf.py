@@ -9,13 +9,11 @@ import json
 import jsonschema
 import pytest
 import torch
-from conftest import hf_tokenizer
+from conftest import EOS, PAD_COLUMNS, hf_tokenizer, tiny_model
 
 import syncode
 from syncode.hf import GrammarLogitsProcessor
 
-PAD_COLUMNS = 64
-EOS = 2  # smollm2's <|im_end|>: the tokenizer's EOS and pad
 ENDOFTEXT = 0  # <|endoftext|>: a special token, used as an extra EOS id
 ANSWER = 'start: "yes" | "no" | "maybe"'
 COLOR = {"enum": ["red", "green", "blue"]}
@@ -34,22 +32,6 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-
-
-@functools.lru_cache(maxsize=None)
-def tiny_model():
-    """(model, tokenizer, info): a randomly initialised one-layer Llama, 64 padded logit columns."""
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    tok = hf_tokenizer("smollm2")
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tok) + PAD_COLUMNS, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-        intermediate_size=64, bos_token_id=1, eos_token_id=EOS, pad_token_id=EOS,
-    )
-    model = LlamaForCausalLM(config).eval()
-    info = syncode.TokenizerInfo.from_huggingface(tok, vocab_size=config.vocab_size)
-    return model, tok, info
 
 
 @functools.lru_cache(maxsize=None)
