@@ -15,12 +15,23 @@ from .tokenizer_info import TokenizerError, TokenizerInfo
 __version__ = "0.1.0"
 
 
-def __getattr__(name: str):
-    # Integrations import heavy libraries (transformers): loaded on first use only.
-    if name == "GrammarLogitsProcessor":
-        from .hf import GrammarLogitsProcessor
+_LAZY = {
+    "GrammarLogitsProcessor": "hf",
+    "generate": "generation",
+    "stream": "generation",
+    "Generation": "generation",
+    "GenerationError": "generation",
+    "IncompleteGenerationError": "generation",
+    "InvalidOutputError": "generation",
+}
 
-        return GrammarLogitsProcessor
+
+def __getattr__(name: str):
+    # Integrations import heavy libraries (torch, transformers): loaded on first use only.
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'syncode' has no attribute {name!r}")
 
 fill = fill_next_token_bitmasks
@@ -31,6 +42,10 @@ __all__ = [
     "Grammar",
     "GrammarError",
     "GrammarLogitsProcessor",
+    "Generation",
+    "GenerationError",
+    "IncompleteGenerationError",
+    "InvalidOutputError",
     "GrammarMatcher",
     "TokenizerError",
     "TokenizerInfo",
@@ -40,4 +55,6 @@ __all__ = [
     "compile_grammar",
     "fill",
     "fill_next_token_bitmasks",
+    "generate",
+    "stream",
 ]

@@ -40,7 +40,7 @@ def _schema_arg(value: str):
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from .generate import generate
+    from .generation import generate
 
     schema = _schema_arg(args.schema) if args.schema else None
     grammar = _grammar_arg(args.grammar) if args.grammar else None
@@ -144,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # one clear line, unless --debug
         if args.debug:
             raise
-        from .generate import IncompleteGenerationError
+        from .generation import IncompleteGenerationError
 
         print(f"syncode {args.command}: error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_INCOMPLETE if isinstance(exc, IncompleteGenerationError) else EXIT_ERROR

@@ -9,7 +9,7 @@ import json
 import sys
 import time
 
-from .generate import GenerationError, generate
+from .generation import GenerationError, generate
 
 PROMPT = "Describe a cat."
 SCHEMA = {

@@ -11,7 +11,7 @@ from conftest import tiny_model
 
 import syncode
 from syncode import cli
-from syncode.generate import IncompleteGenerationError, generate, stream
+from syncode.generation import IncompleteGenerationError, generate, stream
 
 COLOR = {"enum": ["red", "green", "blue"]}
 RECORD = {"type": "object", "properties": {"ok": {"type": "boolean"}, "n": {"enum": [1, 2, 3]}},
@@ -26,7 +26,7 @@ class Pet(pydantic.BaseModel):
 
 def tiny_generate(prompt, **kwargs):
     model, tok, _ = tiny_model()
-    return generate(model, prompt, tokenizer=tok, **kwargs)
+    return syncode.generate(model, prompt, tokenizer=tok, **kwargs)
 
 
 def test_schema_output_is_parsed_and_valid():
