@@ -23,7 +23,8 @@ from .hf import GrammarLogitsProcessor
 from .matcher import GrammarMatcher
 from .tokenizer_info import TokenizerInfo
 
-SCHEMA_INSTRUCTION = "Answer with a JSON value that follows this JSON Schema, and nothing else:\n{schema}"
+SCHEMA_INSTRUCTION = ("Answer with a JSON value, an instance of this JSON Schema (not the schema itself), and nothing "
+                      "else. The JSON Schema:\n{schema}")
 
 
 class GenerationError(RuntimeError):
