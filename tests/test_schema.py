@@ -142,3 +142,32 @@ def test_pydantic_model_round_trip():
     assert accepts(compiled, "qwen3", text)
     assert Owner.model_validate_json(text) == value
     assert not accepts(compiled, "qwen3", '{"owner": "Ann", "pets": [{"name": "Rex", "kind": "cow", "age": 3}]}')
+
+
+def test_printable_ascii_is_never_escaped():
+    """The documented restriction: `"\\u0061"` spells "a" validly, but printable ASCII is only
+    written as itself (json.dumps never escapes it); other characters keep every spelling."""
+    compiled = compiled_schema(json.dumps({"type": "object", "properties": {"a": {"const": "é"}}}), "qwen3")
+    assert accepts(compiled, "qwen3", '{"a": "é"}') and accepts(compiled, "qwen3", '{"a": "\\u00e9"}')
+    assert not accepts(compiled, "qwen3", '{"\\u0061": "é"}')
+
+
+def test_schema_that_allows_nothing_compiles_to_an_empty_language():
+    with pytest.warns(syncode.schema.EmptySchemaWarning):
+        compiled = compiled_schema(json.dumps({"enum": []}), "qwen3")
+    matcher = syncode.GrammarMatcher(compiled)
+    assert len(matcher.allowed_token_ids()) == 0 and not matcher.is_accepting()
+
+
+@pytest.mark.parametrize("schema", [
+    {"type": "object", "properties": {"a": {"$ref": "#"}}, "required": ["a"]},  # infinite recursion only
+    {"type": "array", "items": {"type": "string"}, "contains": {"type": "integer"}},  # contains never satisfiable
+    {"type": "array", "prefixItems": [{"type": "integer"}], "items": False, "minItems": 2},
+])
+def test_dead_ends_allow_no_token(schema):
+    """Soundness: a schema whose every value is infinite or contradictory allows no token at
+    all, rather than a start that can never be completed."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", syncode.schema.EmptySchemaWarning)
+        compiled = compiled_schema(json.dumps(schema), "qwen3")
+    assert len(syncode.GrammarMatcher(compiled).allowed_token_ids()) == 0

@@ -4,11 +4,12 @@ Pipeline inside: `language` (per-type value sets and their algebra) built by `co
 the keywords, with `numbers`, `strings` and `formats` turning scalar keywords into automata.
 """
 from .compiler import (
-    LenientApproximationWarning, SchemaOptions, UnknownKeywordWarning, schema_to_grammar,
+    EmptySchemaWarning, LenientApproximationWarning, SchemaOptions, UnknownKeywordWarning, schema_to_grammar,
 )
 from .language import InvalidSchemaError, SchemaError, UnsupportedSchemaError
 
 __all__ = [
+    "EmptySchemaWarning",
     "InvalidSchemaError",
     "LenientApproximationWarning",
     "SchemaError",

@@ -15,12 +15,14 @@ from decimal import Decimal
 from typing import Any
 
 import jsonschema
+import numpy as np
 import referencing
 import referencing.exceptions
 import referencing.jsonschema
 
 from ..automata import CharDFA, UnsupportedPatternError, any_string, from_regex, literal
 from ..grammar import Grammar, GrammarError
+from ..terminals import ByteDFA
 from . import formats, numbers
 from .language import (
     ArrayShape, InvalidSchemaError, Language, Node, ObjectShape, TRUE_NODE, UnsupportedSchemaError,
@@ -44,6 +46,15 @@ WHITESPACE = {"compact", "flexible", "pretty"}
 
 class UnknownKeywordWarning(UserWarning):
     """A schema uses keywords outside JSON Schema's vocabularies; the validator ignores them too."""
+
+
+class EmptySchemaWarning(UserWarning):
+    """The schema allows no JSON value at all (`false`, `{"enum": []}`, ...): its grammar
+    allows no token, not even EOS."""
+
+
+# A terminal that matches nothing: one start state, not accepting, no transitions.
+NEVER_DFA = ByteDFA(trans=np.full((1, 256), -1, dtype=np.int32), accepting=np.zeros(1, dtype=bool))
 
 
 class LenientApproximationWarning(UserWarning):
@@ -96,6 +107,11 @@ def _validator_class(draft: int):
     return {7: jsonschema.Draft7Validator, 2019: jsonschema.Draft201909Validator}.get(draft, jsonschema.Draft202012Validator)
 
 
+def _count(value: Any) -> int | None:
+    """A count keyword's value (the metaschema allows integral floats such as 2.0)."""
+    return None if value is None else int(value)
+
+
 def _ptr(pointer: str, *parts: Any) -> str:
     out = pointer
     for p in parts:
@@ -117,7 +133,8 @@ class SchemaCompiler:
             where = "#" + "".join(f"/{p}" for p in exc.absolute_path)
             raise InvalidSchemaError(f"schema is not valid at {where}: {exc.message}") from exc
         resource = referencing.Resource.from_contents(schema, default_specification=spec)
-        registry = referencing.Registry().with_resource(resource.id() or "", resource)
+        registry = referencing.Registry().with_resource(resource.id() or "", resource).crawl()
+        self.spec = spec
         self.validator_class = cls
         self.root_node = Node(schema, "#", registry.resolver(base_uri=resource.id() or ""))
         self.languages: dict[tuple, Language] = {}
@@ -174,7 +191,10 @@ class SchemaCompiler:
         return self.keywords(node)
 
     def child(self, node: Node, value: Any, *path: Any) -> Node:
-        return Node(value, _ptr(node.pointer, *path), node.resolver)
+        resolver = node.resolver
+        if isinstance(value, dict) and "$id" in value:  # a new base URI for the references inside
+            resolver = resolver.in_subresource(referencing.Resource.from_contents(value, default_specification=self.spec))
+        return Node(value, _ptr(node.pointer, *path), resolver)
 
     def keywords(self, node: Node) -> Language:
         schema: dict = node.schema
@@ -290,7 +310,7 @@ class SchemaCompiler:
 
     def string_language(self, node: Node, schema: dict) -> Language:
         content = all_strings()
-        lo, hi = schema.get("minLength", 0), schema.get("maxLength")
+        lo, hi = _count(schema.get("minLength", 0)), _count(schema.get("maxLength"))
         if hi is not None and hi > MAX_STRING_LENGTH:
             self.lenient(self.unsupported("maxLength", _ptr(node.pointer, "maxLength"), f"lengths over {MAX_STRING_LENGTH}"),
                          f"maxLength is taken as unbounded")
@@ -374,7 +394,7 @@ class SchemaCompiler:
             additional = self.child(node, schema["additionalProperties"], "additionalProperties")
         else:
             additional = TRUE_NODE if self.options.additional_properties_default else Node(False, ptr)
-        if "unevaluatedProperties" in schema:
+        if "unevaluatedProperties" in schema and "additionalProperties" not in schema:  # else every property is evaluated
             applicators = {"allOf", "anyOf", "oneOf", "not", "if", "$ref", "dependentSchemas", "dependencies"} & set(schema)
             if applicators:
                 self.lenient(self.unsupported("unevaluatedProperties", _ptr(ptr, "unevaluatedProperties"),
@@ -432,7 +452,7 @@ class SchemaCompiler:
             if any(n.kind == "schema" and n.schema is False for n in nodes):
                 continue
             extras.append((dfa, tuple(n for n in nodes if not (n.kind == "schema" and n.schema is True))))
-        lo, hi = schema.get("minProperties", 0), schema.get("maxProperties")
+        lo, hi = _count(schema.get("minProperties", 0)), _count(schema.get("maxProperties"))
         if (hi is not None and len(required) > hi) or (not extras and lo > len(props)):
             return replace(Language.everything(), objects=())
         shape = ObjectShape(tuple(props), frozenset(required), tuple(extras), lo, hi)
@@ -452,10 +472,16 @@ class SchemaCompiler:
         prefix = []
         for i, sub in enumerate(prefix_schemas):
             prefix.append(self.item_nodes(self.child(node, sub, "prefixItems" if "prefixItems" in schema else "items", i)))
-        rest_node = self.child(node, rest, rest_ptr) if "unevaluatedItems" not in schema or "items" in schema else \
-            self.child(node, schema["unevaluatedItems"], "unevaluatedItems")
+        rest_node = self.child(node, rest, rest_ptr)
+        if "unevaluatedItems" in schema and "items" not in schema:  # with `items`, no item is left unevaluated
+            applicators = {"allOf", "anyOf", "oneOf", "not", "if", "$ref", "contains"} & set(schema)
+            if applicators:
+                self.lenient(self.unsupported("unevaluatedItems", _ptr(ptr, "unevaluatedItems"),
+                                              f"together with {sorted(applicators)}"), "unevaluatedItems is ignored")
+            else:
+                rest_node = self.child(node, schema["unevaluatedItems"], "unevaluatedItems")
         rest_nodes = self.item_nodes(rest_node)
-        lo, hi = schema.get("minItems", 0), schema.get("maxItems")
+        lo, hi = _count(schema.get("minItems", 0)), _count(schema.get("maxItems"))
         for i, nodes in enumerate(prefix):
             if nodes is None:
                 hi = i if hi is None else min(hi, i)
@@ -466,7 +492,7 @@ class SchemaCompiler:
         if hi is not None and lo > hi:
             return replace(Language.everything(), arrays=())
         contains = None
-        min_c, max_c = schema.get("minContains", 1), schema.get("maxContains")
+        min_c, max_c = _count(schema.get("minContains", 1)), _count(schema.get("maxContains"))
         if "contains" in schema:
             contains = (self.child(node, schema["contains"], "contains"),)
             if min_c == 0 and max_c is None:
@@ -603,6 +629,8 @@ class SchemaCompiler:
             props.append((name, self.terminal(json_string(literal(name))), value, name in shape.required))
         extras = []
         for keys, nodes in shape.extras:
+            if keys.is_empty():  # e.g. `propertyNames: false`
+                continue
             value = self.symbol(nodes)
             if value is not None:
                 extras.append((self.terminal(json_string(keys)), value))
@@ -712,8 +740,13 @@ class SchemaCompiler:
 
     def grammar(self) -> Grammar:
         top = self.symbol((self.root_node,))
+        self.rules = _productive(self.rules)
+        if top not in self.rules:
+            top = None
         if top is None:
-            raise InvalidSchemaError("the schema allows no value at all")
+            warnings.warn("the schema allows no value at all: no token will ever be allowed", EmptySchemaWarning,
+                          stacklevel=3)
+            top = "NEVER"
         if self.unknown:
             warnings.warn(f"keywords outside JSON Schema's vocabularies, ignored as the validator ignores them: "
                           f"{', '.join(self.unknown[:10])}{' ...' if len(self.unknown) > 10 else ''}",
@@ -722,7 +755,7 @@ class SchemaCompiler:
 
     def emit(self, top: str) -> Grammar:
         ws = _whitespace_regex(self.options)
-        edge_ws = self.options.whitespace == "flexible" and self.options.max_whitespace > 0
+        edge_ws = self.options.whitespace == "flexible" and self.options.max_whitespace > 0 and top != "NEVER"
         lines = [f"start: {'WS? ' if edge_ws else ''}{top}{' WS?' if edge_ws else ''}"]
         for name, alts in self.rules.items():
             lines.append(f"{name}: " + " | ".join(alts))
@@ -739,6 +772,7 @@ class SchemaCompiler:
             lines.append(f"{name}: /\\x00{name}\\x00/")
             byte_dfas[name] = dfa.to_byte_dfa()
         lines.append("NEVER: /\\x00NEVER\\x00/")
+        byte_dfas["NEVER"] = NEVER_DFA  # matches nothing at all (the text's pattern only stands in for Lark)
         text = "\n".join(lines) + "\n"
         try:
             return Grammar(text, name="<json schema>", terminal_dfas=byte_dfas)
@@ -746,6 +780,25 @@ class SchemaCompiler:
             keyword, pointer = self.union_sites[0] if self.union_sites else ("anyOf", "#")
             raise UnsupportedSchemaError(keyword, pointer, "the alternatives overlap in a way an LALR(1) grammar cannot "
                                          f"decide token by token ({str(exc).splitlines()[0][:200]})") from exc
+
+
+def _productive(rules: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The rules that derive some finite text, each keeping only its alternatives made of
+    terminals and such rules. A dead end left in the grammar (a required property whose
+    schema recurses forever, `contains` that no item can satisfy) would let the parser
+    accept tokens after which nothing can complete the output."""
+    def viable(alt: str, productive: set[str]) -> bool:
+        return all(s in productive or (s.isupper() and s != "NEVER") for s in alt.split())
+
+    productive: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for name, alts in rules.items():
+            if name not in productive and any(viable(alt, productive) for alt in alts):
+                productive.add(name)
+                changed = True
+    return {name: [alt for alt in alts if viable(alt, productive)] for name, alts in rules.items() if name in productive}
 
 
 def _whitespace_regex(options: SchemaOptions) -> str:

@@ -27,7 +27,7 @@ Backend judging each format (and whether the language here is exact):
     uri-reference  rfc3986_validator.validate_rfc3986(s, rule="URI_reference")    exact
     json-pointer   jsonpointer.JsonPointer(s)                                     exact
 
-Only hostname uses `max_length` (253). The subsets' notes say what they exclude.
+No format needs `max_length` (hostname bounds its labels by position instead). The subsets' notes say what they exclude.
 Other formats the checker knows (regex, idn-hostname, iri, iri-reference,
 uri-template, relative-json-pointer) raise `UnsupportedFormatError` with the reason.
 
@@ -309,19 +309,28 @@ def hostname_label_chars() -> tuple[Range, ...]:
     return tuple(_merge((cp, cp) for cp in accepted))
 
 
+HOSTNAME_LABEL_LIMITS = (63, 63, 63, 11, 11, 11, 11, 11)  # longest label by position: 3 * 63 + 5 * 11 + 7 dots = 251
+
+
 def _hostname() -> FormatLanguage:
-    """`hostname`: dot-separated labels of 1..63 characters, no "-" at a label's ends."""
-    label_chars = list(hostname_label_chars())
-    letter_or_digit = _class(_without(label_chars, ord("-")))
-    letter_digit_hyphen = _class(label_chars)
-    label = letter_or_digit + _optional(letter_digit_hyphen + "{0,61}" + letter_or_digit)
-    regex = _star(label + "\\.") + label + "\\.?" + TRAILING_NEWLINE
+    """`hostname`: dot-separated labels, no "-" at a label's ends, label lengths bounded by
+    position (HOSTNAME_LABEL_LIMITS) so that no name can exceed 253 characters: the exact
+    format needs a counter over the whole name (an automaton of tens of thousands of states)."""
+    edge, inner = "[0-9A-Za-z]", "[-0-9A-Za-z]"  # ASCII: every JSON spelling of a wider class multiplies the states
+
+    def label(longest: int) -> str:
+        return edge + _optional(inner + f"{{0,{longest - 2}}}" + edge)
+
+    regex = ""
+    for longest in reversed(HOSTNAME_LABEL_LIMITS[1:]):
+        regex = _optional("\\." + label(longest) + regex)
+    regex = label(HOSTNAME_LABEL_LIMITS[0]) + regex + "\\.?" + TRAILING_NEWLINE
     note = (
-        "Subset. Excludes exactly the names of 254 characters that end with '.' (the "
-        "checker does not count a final '.' towards its 253 limit; one max_length cannot "
-        "express that)."
+        f"Subset. Excludes names of more than {len(HOSTNAME_LABEL_LIMITS)} labels, names whose labels are longer "
+        f"than {HOSTNAME_LABEL_LIMITS} by position (valid names can have up to 127 labels and any label of 63), and "
+        "names with non-ASCII characters (the checker also takes Unicode digits, 'ı', 'ſ' and the Kelvin sign)."
     )
-    return FormatLanguage(regex, max_length=HOSTNAME_MAX_LENGTH, note=note)
+    return FormatLanguage(regex, note=note)
 
 
 # ------------------------------------------------------------------ IP addresses

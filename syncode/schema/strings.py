@@ -4,8 +4,10 @@ Owns the spelling rules of RFC 8259 strings. A string value can be written in ma
 (`"a"`, `"\\u0061"`, `"\\u0041"` for "A" in any hex case, `\\ud83d\\ude00` for one astral
 character, `\\/` for "/"), and every one of them is valid JSON for the same value, so a
 schema's string constraint (judged on the decoded value) becomes an automaton over every
-spelling. Lone surrogates (`\\ud800` alone) decode to no Unicode scalar value and are never
-produced here.
+spelling, with one restriction: printable ASCII (space to `~`) is written as itself, never as
+`\\u0061` (json.dumps never escapes it; allowing it multiplies the states of every key and
+format automaton). Lone surrogates (`\\ud800` alone) decode to no Unicode scalar value and
+are never produced here.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from ..automata import MAX_CP, NFA, CharDFA
 QUOTE, BACKSLASH = 0x22, 0x5C
 SHORT_ESCAPES = {0x22: "\"", 0x5C: "\\", 0x2F: "/", 0x08: "b", 0x0C: "f", 0x0A: "n", 0x0D: "r", 0x09: "t"}
 SURROGATE_LO, SURROGATE_HI = 0xD800, 0xDFFF
+PRINTABLE_ASCII = (0x20, 0x7E)
 
 
 def _hex_digit_ranges(lo: int, hi: int) -> list[tuple[int, int]]:
@@ -78,7 +81,10 @@ class _Encoder:
         for cp, letter in SHORT_ESCAPES.items():
             if lo <= cp <= hi:
                 self.chain(src, dst, [[(BACKSLASH, BACKSLASH)], [(ord(letter), ord(letter))]])
-        for a, b in ((lo, min(hi, SURROGATE_LO - 1)), (max(lo, SURROGATE_HI + 1), min(hi, 0xFFFF))):
+        # `\\uXXXX` for everything but printable ASCII, which is only ever written as itself
+        # (json.dumps never escapes it; escaping it multiplies every constrained string's states).
+        for a, b in ((lo, min(hi, PRINTABLE_ASCII[0] - 1)), (max(lo, PRINTABLE_ASCII[1] + 1), min(hi, SURROGATE_LO - 1)),
+                     (max(lo, SURROGATE_HI + 1), min(hi, 0xFFFF))):
             if a <= b:
                 self.unicode_escape(src, dst, a, b)
         if hi >= 0x10000:
