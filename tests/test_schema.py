@@ -171,3 +171,16 @@ def test_dead_ends_allow_no_token(schema):
         warnings.simplefilter("ignore", syncode.schema.EmptySchemaWarning)
         compiled = compiled_schema(json.dumps(schema), "qwen3")
     assert len(syncode.GrammarMatcher(compiled).allowed_token_ids()) == 0
+
+
+def test_draft04_integers_have_no_fraction():
+    """Draft 4 judges 1.0 a number, not an integer (draft 6 on: an integer)."""
+    for draft, ok in (("http://json-schema.org/draft-04/schema#", False), ("http://json-schema.org/draft-06/schema#", True)):
+        schema = {"$schema": draft, "type": "integer"}
+        compiled = compiled_schema(json.dumps(schema), "qwen3")
+        assert accepts(compiled, "qwen3", "12") and accepts(compiled, "qwen3", "12.0") == ok == is_valid_for(schema, "12.0")
+
+
+def is_valid_for(schema, text: str) -> bool:
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema, format_checker=cls.FORMAT_CHECKER).is_valid(json.loads(text))

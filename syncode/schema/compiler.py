@@ -96,7 +96,11 @@ def _load(schema: Any) -> Any:
 
 def _draft(schema: Any) -> tuple[Any, int]:
     uri = schema.get("$schema", "") if isinstance(schema, dict) else ""
-    if "draft-07" in uri or "draft-06" in uri or "draft-04" in uri:
+    if "draft-04" in uri:
+        return referencing.jsonschema.DRAFT4, 4
+    if "draft-06" in uri:
+        return referencing.jsonschema.DRAFT6, 6
+    if "draft-07" in uri:
         return referencing.jsonschema.DRAFT7, 7
     if "draft/2019-09" in uri:
         return referencing.jsonschema.DRAFT201909, 2019
@@ -104,7 +108,11 @@ def _draft(schema: Any) -> tuple[Any, int]:
 
 
 def _validator_class(draft: int):
-    return {7: jsonschema.Draft7Validator, 2019: jsonschema.Draft201909Validator}.get(draft, jsonschema.Draft202012Validator)
+    return {4: jsonschema.Draft4Validator, 6: jsonschema.Draft6Validator, 7: jsonschema.Draft7Validator,
+            2019: jsonschema.Draft201909Validator}.get(draft, jsonschema.Draft202012Validator)
+
+
+STRICT_INTEGER = r"-?(?:0|[1-9][0-9]*)"
 
 
 def _count(value: Any) -> int | None:
@@ -192,13 +200,13 @@ class SchemaCompiler:
 
     def child(self, node: Node, value: Any, *path: Any) -> Node:
         resolver = node.resolver
-        if isinstance(value, dict) and "$id" in value:  # a new base URI for the references inside
+        if isinstance(value, dict) and ("id" if self.draft == 4 else "$id") in value:  # a new base URI inside
             resolver = resolver.in_subresource(referencing.Resource.from_contents(value, default_specification=self.spec))
         return Node(value, _ptr(node.pointer, *path), resolver)
 
     def keywords(self, node: Node) -> Language:
         schema: dict = node.schema
-        if "$ref" in schema and self.draft == 7:
+        if "$ref" in schema and self.draft in (4, 6, 7):
             schema = {"$ref": schema["$ref"]}  # draft-07: siblings of $ref are ignored
         lang = Language.everything()
         where = lambda kw: (kw, _ptr(node.pointer, kw))  # noqa: E731
@@ -276,7 +284,8 @@ class SchemaCompiler:
             part = {
                 "null": Language(null=True),
                 "boolean": Language(true=True, false=True),
-                "integer": Language(number=from_regex(numbers.JSON_INTEGER)),
+                # Draft 4 counts only integer literals as integers (1.0 is a number there).
+                "integer": Language(number=from_regex(numbers.JSON_INTEGER if self.draft != 4 else STRICT_INTEGER)),
                 "number": Language(number=all_numbers()),
                 "string": Language(string=all_strings()),
                 "object": Language(objects=(ObjectShape.everything(),)),
