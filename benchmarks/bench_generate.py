@@ -61,6 +61,26 @@ def timed_generate(model, ids, processor, n_tokens: int | None, max_new_tokens: 
     return out[0, ids.shape[1]:].tolist(), time.perf_counter() - start
 
 
+def write_report(args, counts: dict, overhead: list, done: int, total: int, echo: bool = False) -> None:
+    """The results table (rewritten after every schema, so a cut-off run still reports)."""
+    lines = [f"# Generation with the embedded default model: {args.subset}, first {total} test schemas",
+             "", f"Greedy, max_new_tokens={args.max_new_tokens}, one thread, prompt: chat template with the schema.",
+             f"Schemas done: {done} of {total}.", "",
+             "| mode | finished | parses as JSON | valid for the schema | compile errors |", "|---|---|---|---|---|"]
+    for mode, (fin, js, ok, err) in counts.items():
+        lines.append(f"| {mode} | {fin} | {js} | {ok} | {err} |")
+    if overhead:
+        with_t = statistics.median(w for w, _ in overhead)
+        base_t = statistics.median(b for _, b in overhead)
+        lines += ["", f"Per-token time over {len(overhead)} prompts (median): with the processor {with_t * 1e3:.1f} ms, "
+                  f"without {base_t * 1e3:.1f} ms: overhead {100 * (with_t / base_t - 1):+.1f}%."]
+    report = "\n".join(lines) + "\n"
+    if echo:
+        print(report)
+    if args.out:
+        args.out.write_text(report)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subset", default="Glaiveai2K")
@@ -114,22 +134,10 @@ def main() -> int:
                 _, with_s = timed_generate(model, ids, GrammarLogitsProcessor(job.compiled, eos_token_ids=eos), None,
                                            args.max_new_tokens)
                 overhead.append((with_s / len(out), base_s / len(out)))
+        write_report(args, counts, overhead, k + 1, len(schemas))
         print(f"[{k + 1}/{len(schemas)}] {sid} constrained={counts['constrained']} unconstrained={counts['unconstrained']}",
               file=sys.stderr, flush=True)
-    lines = [f"# Generation with the embedded default model: {args.subset}, first {len(schemas)} test schemas",
-             "", f"Greedy, max_new_tokens={args.max_new_tokens}, one thread, prompt: chat template with the schema.", "",
-             "| mode | finished | parses as JSON | valid for the schema | compile errors |", "|---|---|---|---|---|"]
-    for mode, (fin, js, ok, err) in counts.items():
-        lines.append(f"| {mode} | {fin} | {js} | {ok} | {err} |")
-    if overhead:
-        with_t = statistics.median(w for w, _ in overhead)
-        base_t = statistics.median(b for _, b in overhead)
-        lines += ["", f"Per-token time over {len(overhead)} prompts (median): with the processor {with_t * 1e3:.1f} ms, "
-                  f"without {base_t * 1e3:.1f} ms: overhead {100 * (with_t / base_t - 1):+.1f}%."]
-    report = "\n".join(lines) + "\n"
-    print(report)
-    if args.out:
-        args.out.write_text(report)
+    write_report(args, counts, overhead, len(schemas), len(schemas), echo=True)
     return 0
 
 
