@@ -113,6 +113,8 @@ def _validator_class(draft: int):
 
 
 STRICT_INTEGER = r"-?(?:0|[1-9][0-9]*)"
+MAX_PIECES = 64  # disjoint pieces of one group of overlapping terminals
+MAX_REFINEMENTS = 3  # rounds of splitting overlapping terminals (keys, then the values they lead to, ...)
 
 
 def _count(value: Any) -> int | None:
@@ -155,6 +157,7 @@ class SchemaCompiler:
         self.terminals: dict[tuple, str] = {}
         self.terminal_dfas: dict[str, CharDFA] = {}
         self.union_sites: list[tuple[str, str]] = []
+        self.refinements = 0
 
     # ------------------------------------------------------------------ errors
     def unsupported(self, keyword: str, pointer: str, reason: str) -> UnsupportedSchemaError:
@@ -783,12 +786,77 @@ class SchemaCompiler:
         lines.append("NEVER: /\\x00NEVER\\x00/")
         byte_dfas["NEVER"] = NEVER_DFA  # matches nothing at all (the text's pattern only stands in for Lark)
         text = "\n".join(lines) + "\n"
+        keyword, pointer = self.union_sites[0] if self.union_sites else ("anyOf", "#")
         try:
-            return Grammar(text, name="<json schema>", terminal_dfas=byte_dfas)
+            grammar = Grammar(text, name="<json schema>", terminal_dfas=byte_dfas)
         except GrammarError as exc:
-            keyword, pointer = self.union_sites[0] if self.union_sites else ("anyOf", "#")
             raise UnsupportedSchemaError(keyword, pointer, "the alternatives overlap in a way an LALR(1) grammar cannot "
                                          f"decide token by token ({str(exc).splitlines()[0][:200]})") from exc
+        overlapping = self.overlapping_terminals(grammar)
+        if overlapping:
+            if self.refinements >= MAX_REFINEMENTS:
+                raise UnsupportedSchemaError(keyword, pointer, "two alternatives can both continue with the same key "
+                                             "or value text, which a token-by-token lexer cannot decide")
+            self.refine(overlapping)
+            return self.emit(top)
+        return grammar
+
+    def overlapping_terminals(self, grammar: Grammar) -> list[tuple[str, str]]:
+        """Pairs of automaton terminals that the parser may expect at the same point and that
+        share a string: the lexer would pick one and lose the values only the other leads to
+        (a key declared in one `anyOf` branch and additional in another)."""
+        overlaps: dict[tuple[str, str], bool] = {}
+        for actions in grammar.parse_table.states.values():
+            expected = sorted(t for t in actions if t in self.terminal_dfas)
+            for i, a in enumerate(expected):
+                for b in expected[i + 1:]:
+                    if (a, b) not in overlaps:
+                        overlaps[a, b] = not self.terminal_dfas[a].intersect(self.terminal_dfas[b]).is_empty()
+        return [pair for pair, overlap in overlaps.items() if overlap]
+
+    def refine(self, pairs: list[tuple[str, str]]) -> None:
+        """Split the overlapping terminals into disjoint pieces (each terminal becomes the
+        alternatives of its pieces), so the lexer never has to choose and the LR parser
+        follows every alternative until the text decides."""
+        self.refinements += 1
+        groups: list[set[str]] = []
+        for a, b in pairs:
+            joined = {a, b}
+            for group in [g for g in groups if g & joined]:
+                joined |= group
+                groups.remove(group)
+            groups.append(joined)
+        pieces_of: dict[str, list[str]] = {}
+        for group in groups:
+            atoms: list[CharDFA] = []
+            for name in sorted(group):
+                dfa = self.terminal_dfas[name]
+                split = []
+                for atom in atoms:
+                    split += [x for x in (atom.intersect(dfa), atom.difference(dfa)) if not x.is_empty()]
+                rest = dfa
+                for atom in atoms:
+                    rest = rest.difference(atom)
+                atoms = split + ([rest] if not rest.is_empty() else [])
+                if len(atoms) > MAX_PIECES:
+                    raise UnsupportedSchemaError(*(self.union_sites[0] if self.union_sites else ("anyOf", "#")),
+                                                 f"over {MAX_PIECES} distinct overlapping keys or values")
+            atom_names = [self.terminal(atom) for atom in atoms]
+            for name in group:
+                dfa = self.terminal_dfas[name]
+                pieces_of[name] = [n for n, atom in zip(atom_names, atoms)
+                                   if not atom.intersect(dfa).is_empty()]
+        for rule, alts in self.rules.items():
+            out = []
+            for alt in alts:
+                expanded = [[]]
+                for symbol in alt.split():
+                    expanded = [done + [piece] for done in expanded for piece in pieces_of.get(symbol, [symbol])]
+                out += [" ".join(e) for e in expanded]
+            self.rules[rule] = list(dict.fromkeys(out))
+        for name in pieces_of:
+            if name not in {n for alts in self.rules.values() for alt in alts for n in alt.split()}:
+                self.terminal_dfas.pop(name, None)
 
 
 def _productive(rules: dict[str, list[str]]) -> dict[str, list[str]]:
