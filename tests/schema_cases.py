@@ -37,7 +37,8 @@ CASES = [
     ("oneOf-discriminated", {"oneOf": [
         {"type": "object", "properties": {"kind": {"const": "a"}, "x": {"type": "integer"}}, "required": ["kind"]},
         {"type": "object", "properties": {"kind": {"const": "b"}, "y": {"type": "string"}}, "required": ["kind"]}]},
-     [{"kind": "a", "x": 1}, {"kind": "b", "y": "s"}], [{"kind": "c"}, {"kind": "a", "x": "s"}]),
+     [{"kind": "a", "x": 1}, {"kind": "b", "y": "s"}, {"z": 1, "kind": "a"}, {"y": 2, "kind": "a"}],
+     [{"kind": "c"}, {"kind": "a", "x": "s"}, {"y": 2, "kind": "b"}]),
     ("not-type", {"not": {"type": "string"}}, [1, None, [], {}], ["x"]),
     ("not-enum", {"type": "string", "not": {"enum": ["a", "b"]}}, ["c", "ab", ""], ["a", "b"]),
     ("not-required", {"type": "object", "not": {"required": ["a"]}}, [{}, {"b": 1}], [{"a": 1}]),
