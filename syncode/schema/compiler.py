@@ -104,6 +104,9 @@ def _draft(schema: Any) -> tuple[Any, int]:
         return referencing.jsonschema.DRAFT7, 7
     if "draft/2019-09" in uri:
         return referencing.jsonschema.DRAFT201909, 2019
+    if uri and "draft/2020-12" not in uri:
+        warnings.warn(f"unknown $schema {uri!r}: validated as JSON Schema draft 2020-12", UnknownKeywordWarning,
+                      stacklevel=4)
     return referencing.jsonschema.DRAFT202012, 2020
 
 
