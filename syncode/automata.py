@@ -8,11 +8,14 @@ disjoint code point ranges, so Unicode classes cost a few ranges, not thousands 
 """
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 from dataclasses import dataclass
 
-from .terminals import ByteDFA, code_point_dfa_to_bytes
+import numpy as np
+
+from .terminals import ByteDFA, code_point_dfa_to_bytes, equivalence_classes
 
 try:  # Python >= 3.11
     import re._constants as sre_c
@@ -118,18 +121,7 @@ class CharDFA:
             return CharDFA([[]], [False])
         edges = [[(lo, hi, t) for lo, hi, t in row if live[t]] for row in self.edges]
         reach = CharDFA(edges, self.accepting)._reachable()
-        cls = {s: int(self.accepting[s]) for s in reach}
-        n_classes = len(set(cls.values()))
-        while True:
-            sigs: dict[tuple, int] = {}
-            new_cls = {}
-            for s in reach:
-                sig = (cls[s], tuple(_coalesce([(lo, hi, cls[t]) for lo, hi, t in edges[s]])))
-                new_cls[s] = sigs.setdefault(sig, len(sigs))
-            cls = new_cls
-            if len(sigs) == n_classes:
-                break
-            n_classes = len(sigs)
+        cls = _equivalence(edges, self.accepting, reach)
         # Canonical numbering (breadth-first from the start, edges in range order), so equal
         # languages give equal automata.
         first = {}
@@ -175,6 +167,20 @@ def _byte_dfa(key: tuple) -> ByteDFA:
     """Byte DFAs by automaton structure: schemas share most of their terminals."""
     edges, accepting = key
     return code_point_dfa_to_bytes([list(row) for row in edges], list(accepting))
+
+
+def _equivalence(edges: list[list[tuple[int, int, int]]], accepting: list[bool], states: list[int]) -> dict[int, int]:
+    """Language-equivalence class of each of `states` (closed under edges): the range edges
+    become a dense table over the intervals between all range ends, refined by
+    `terminals.equivalence_classes`."""
+    index = {s: i for i, s in enumerate(states)}
+    points = sorted({lo for s in states for lo, _, _ in edges[s]} | {hi + 1 for s in states for _, hi, _ in edges[s]})
+    table = np.full((len(states), max(len(points) - 1, 1)), -1, dtype=np.int64)
+    for s in states:
+        for lo, hi, t in edges[s]:
+            table[index[s], bisect.bisect_left(points, lo):bisect.bisect_left(points, hi + 1)] = index[t]
+    classes = equivalence_classes(table, np.array([accepting[s] for s in states], dtype=bool))
+    return {s: int(classes[index[s]]) for s in states}
 
 
 def _merge_edges(ea, eb):

@@ -277,21 +277,32 @@ def trim(trans: np.ndarray, accepting: np.ndarray) -> ByteDFA:
     return minimize(new, accepting[keep].copy())
 
 
-def minimize(trans: np.ndarray, accepting: np.ndarray) -> ByteDFA:
-    """Merge equivalent states (Moore partition refinement); the start stays state 0."""
+def equivalence_classes(trans: np.ndarray, accepting: np.ndarray) -> np.ndarray:
+    """Class of each state of a DFA (`trans[state, symbol]`, -1 for no edge) under language
+    equivalence, numbered by first appearance (Moore refinement on the distinct columns:
+    symbols that every state treats alike are refined once)."""
+    _, first_column = np.unique(trans, axis=1, return_index=True)
+    columns = trans[:, np.sort(first_column)]
     classes = accepting.astype(np.int64)
     n_classes = len(np.unique(classes))
-    width = 257 * 8
+    row = np.dtype((np.void, (columns.shape[1] + 1) * 8))
     while True:
-        targets = np.where(trans >= 0, classes[np.maximum(trans, 0)], -1)
-        signature = np.concatenate([classes[:, None], targets], axis=1).astype(np.int64).tobytes()
-        # Class ids by first appearance of each signature (hashing rows: far cheaper than sorting them).
-        ids: dict[bytes, int] = {}
-        classes = np.array([ids.setdefault(signature[s * width:(s + 1) * width], len(ids))
-                            for s in range(trans.shape[0])], dtype=np.int64)
-        if len(ids) == n_classes:
-            break
-        n_classes = len(ids)
+        targets = np.where(columns >= 0, classes[np.maximum(columns, 0)], -1)
+        signature = np.ascontiguousarray(np.concatenate([classes[:, None], targets], axis=1), dtype=np.int64)
+        _, first, classes = np.unique(signature.view(row).ravel(), return_index=True, return_inverse=True)
+        classes = classes.reshape(-1)
+        if len(first) == n_classes:
+            # Number classes by first appearance (so the start state's class is 0).
+            order = np.empty(len(first), dtype=np.int64)
+            order[np.argsort(first, kind="stable")] = np.arange(len(first))
+            return order[classes]
+        n_classes = len(first)
+
+
+def minimize(trans: np.ndarray, accepting: np.ndarray) -> ByteDFA:
+    """Merge equivalent states; the start stays state 0."""
+    classes = equivalence_classes(trans, accepting)
+    n_classes = int(classes.max()) + 1
     # Renumber classes in order of first appearance so that the start state's class is 0.
     order: dict[int, int] = {}
     for c in classes.tolist():
