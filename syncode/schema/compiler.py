@@ -539,7 +539,14 @@ class SchemaCompiler:
         return lang
 
     def one_of(self, node: Node, branches: list) -> Language:
+        if sum(1 for sub in branches if sub is True or sub == {}) >= 2:
+            return Language()  # every value matches two branches that accept everything
         langs = [self.language(self.child(node, sub, "oneOf", i)) for i, sub in enumerate(branches)]
+        if isinstance(node.schema, dict) and "type" in node.schema:
+            # Exact: a value of the sibling type matches exactly one branch iff it matches exactly
+            # one branch restricted to that type; the restriction often makes branches disjoint.
+            sibling = self.type_language(node.schema["type"])
+            langs = [lang.intersect(sibling, ("oneOf", node.pointer)) for lang in langs]
         out = Language()
         for i, lang in enumerate(langs):
             rest = Language()
