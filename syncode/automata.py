@@ -475,7 +475,6 @@ class _Builder:
     def item(self, item, a: int, b: int, flags: int, tail: bool) -> None:
         op, arg = item
         op = str(op)
-        nfa = self.nfa
         if op == "LITERAL":
             self.chars([(arg, arg)], a, b, flags)
         elif op == "NOT_LITERAL":

@@ -17,6 +17,7 @@ from typing import Any, Iterator, Sequence
 
 import torch
 
+from .bitmask import apply_token_bitmask_inplace
 from .compiler import CompiledGrammar, compile_grammar
 from .grammar import Grammar
 from .hf import GrammarLogitsProcessor
@@ -156,8 +157,6 @@ def stream(
     matcher = GrammarMatcher(job.compiled)
     generator = torch.Generator().manual_seed(seed) if seed is not None else None
     bitmask = torch.zeros((1, job.info.bitmask_words), dtype=torch.int32)
-    from .bitmask import apply_token_bitmask_inplace
-
     out: list[int] = []
     pending = b""
     past = None

@@ -9,7 +9,7 @@ import json
 import jsonschema
 import pytest
 import torch
-from conftest import EOS, PAD_COLUMNS, hf_tokenizer, tiny_model
+from conftest import EOS, PAD_COLUMNS, tiny_model
 
 import syncode
 from syncode.hf import GrammarLogitsProcessor

@@ -328,7 +328,7 @@ class SchemaCompiler:
         lo, hi = _count(schema.get("minLength", 0)), _count(schema.get("maxLength"))
         if hi is not None and hi > MAX_STRING_LENGTH:
             self.lenient(self.unsupported("maxLength", _ptr(node.pointer, "maxLength"), f"lengths over {MAX_STRING_LENGTH}"),
-                         f"maxLength is taken as unbounded")
+                         "maxLength is taken as unbounded")
             hi = None
         if lo > MAX_STRING_LENGTH:
             raise self.unsupported("minLength", _ptr(node.pointer, "minLength"), f"lengths over {MAX_STRING_LENGTH}")
@@ -864,8 +864,9 @@ class SchemaCompiler:
                     expanded = [done + [piece] for done in expanded for piece in pieces_of.get(symbol, [symbol])]
                 out += [" ".join(e) for e in expanded]
             self.rules[rule] = list(dict.fromkeys(out))
+        used = {symbol for alts in self.rules.values() for alt in alts for symbol in alt.split()}
         for name in pieces_of:
-            if name not in {n for alts in self.rules.values() for alt in alts for n in alt.split()}:
+            if name not in used:
                 self.terminal_dfas.pop(name, None)
 
 

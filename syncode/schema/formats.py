@@ -41,12 +41,10 @@ match the checker running in the same interpreter.
 from __future__ import annotations
 
 import functools
-import re
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-MAX_CODE_POINT = 0x10FFFF
-Range = tuple[int, int]
+from ..automata import MAX_CP, Range, category_ranges, merge_ranges
 
 
 @dataclass(frozen=True)
@@ -98,17 +96,6 @@ def _escape_code_point(cp: int) -> str:
     return f"\\U{cp:08x}"
 
 
-def _merge(ranges: Iterable[Range]) -> list[Range]:
-    """Sorted, disjoint, non-adjacent ranges covering the same code points."""
-    out: list[Range] = []
-    for lo, hi in sorted(ranges):
-        if out and lo <= out[-1][1] + 1:
-            out[-1] = (out[-1][0], max(out[-1][1], hi))
-        else:
-            out.append((lo, hi))
-    return out
-
-
 def _without(ranges: Iterable[Range], cp: int) -> list[Range]:
     """`ranges` minus the code point `cp`."""
     out: list[Range] = []
@@ -123,7 +110,7 @@ def _without(ranges: Iterable[Range], cp: int) -> list[Range]:
 def _class(ranges: Iterable[Range]) -> str:
     """A character class matching exactly the code points in `ranges`."""
     parts = []
-    for lo, hi in _merge(ranges):
+    for lo, hi in merge_ranges(ranges):
         if lo == hi:
             parts.append(_escape_code_point(lo))
         elif hi == lo + 1:
@@ -163,25 +150,11 @@ def _repeat(regex: str, lo: int, hi: int | None = None) -> str:
     return f"{_group(regex)}{{{lo},{hi}}}"
 
 
-ANY_CHAR = _class([(0, MAX_CODE_POINT)])
+ANY_CHAR = _class([(0, MAX_CP)])
 DIGIT = "[0-9]"
 HEX_DIGIT = "[0-9A-Fa-f]"
 ASCII_LETTER = "[A-Za-z]"
 TRAILING_NEWLINE = _optional("\\n")  # what `$` in a `re.match(r"^...$")` check lets through
-
-
-@functools.lru_cache(maxsize=None)
-def unicode_decimal_digits() -> tuple[Range, ...]:
-    """Code points `str.isdecimal()` accepts (Unicode category Nd): what `re`'s `\\d`
-    matches in a str pattern without re.ASCII, and what `int()` reads as digits."""
-    out: list[Range] = []
-    for cp in range(MAX_CODE_POINT + 1):
-        if chr(cp).isdecimal():
-            if out and out[-1][1] == cp - 1:
-                out[-1] = (out[-1][0], cp)
-            else:
-                out.append((cp, cp))
-    return tuple(out)
 
 
 # ------------------------------------------------------------------ dates and times
@@ -291,24 +264,6 @@ def _email() -> FormatLanguage:
 # Kelvin sign count as letters), with len(s) - (1 if s ends with ".") <= 253. `$` also
 # lets one trailing "\n" through (then the "." is not at the end and counts).
 
-HOSTNAME_MAX_LENGTH = 253
-
-
-@functools.lru_cache(maxsize=None)
-def hostname_label_chars() -> tuple[Range, ...]:
-    """Code points c such that c.lower() is one character fqdn's label class accepts."""
-    label_char = re.compile(r"[-A-Z\d]", re.IGNORECASE).fullmatch
-    digits = {cp for lo, hi in unicode_decimal_digits() for cp in range(lo, hi + 1)}
-    accepted = set(digits)
-    for cp in range(MAX_CODE_POINT + 1):
-        if cp in digits:
-            continue
-        lowered = chr(cp).lower()
-        if len(lowered) == 1 and label_char(lowered):
-            accepted.add(cp)
-    return tuple(_merge((cp, cp) for cp in accepted))
-
-
 HOSTNAME_LABEL_LIMITS = (63, 63, 63, 11, 11, 11, 11, 11)  # longest label by position: 3 * 63 + 5 * 11 + 7 dots = 251
 
 
@@ -378,7 +333,7 @@ def _ipv6() -> FormatLanguage:
 
 def _uuid() -> FormatLanguage:
     """`uuid`: the canonical 8-4-4-4-12 form, digits as int(..., 16) reads them."""
-    non_ascii_digits = [r for r in unicode_decimal_digits() if r[0] > 0x7F]
+    non_ascii_digits = [r for r in category_ranges("d") if r[0] > 0x7F]  # Unicode Nd, as int() reads
     digit = _class(_chars("0123456789abcdefABCDEF") + non_ascii_digits)
     groups = [_repeat(digit, n) for n in (8, 4, 4, 4, 12)]
     note = (
@@ -438,7 +393,7 @@ def _uri_reference() -> FormatLanguage:
 
 def _json_pointer() -> FormatLanguage:
     """`json-pointer`: "" or "/"-prefixed reference tokens; every "~" followed by 0 or 1."""
-    not_tilde = _class(_without([(0, MAX_CODE_POINT)], ord("~")))
+    not_tilde = _class(_without([(0, MAX_CP)], ord("~")))
     return FormatLanguage(_star("/" + _star(_group(not_tilde, "~[01]"))))
 
 
