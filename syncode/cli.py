@@ -88,18 +88,20 @@ def cmd_compile(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise FileNotFoundError(f"no tokenizer at {args.tokenizer!r}: {exc}") from exc
     info = TokenizerInfo.from_huggingface(tokenizer)
-    compiled = compile_grammar(grammar, info, cache_dir=args.cache_dir or "default", progress=not args.json)
+    compiled = compile_grammar(grammar, info, cache_dir=args.cache_dir or "default", progress=not args.json,
+                               eager=True)
     stats = compiled.stats
     record = {"grammar": grammar.name, "tokenizer": args.tokenizer, "contexts": compiled.contexts.n_contexts,
-              "stores_built": stats.built + stats.rebuilt, "stores_loaded": stats.loaded + stats.memory,
+              "lexer_states": len(compiled.contexts.accept),
+              "entries_built": stats.built + stats.rebuilt, "entries_loaded": stats.loaded + stats.memory,
               "store_mib": round(compiled.store_nbytes / 2**20, 2), "seconds": round(stats.seconds, 3),
               "cache_dir": str(compiled.cache_dir)}
     if args.json:
         print(json.dumps(record))
     else:
-        print(f"{record['grammar']}: {record['contexts']} lexer contexts, {record['stores_built']} stores built, "
-              f"{record['stores_loaded']} loaded; {record['store_mib']} MiB in memory; {record['seconds']} s "
-              f"(cache {record['cache_dir']})")
+        print(f"{record['grammar']}: {record['contexts']} lexer contexts, {record['lexer_states']} lexer states: "
+              f"{record['entries_built']} mask-store entries built, {record['entries_loaded']} loaded; "
+              f"{record['store_mib']} MiB in memory; {record['seconds']} s (cache {record['cache_dir']})")
     return 0
 
 

@@ -1,32 +1,34 @@
 """Compiling a grammar for a tokenizer: `compile_grammar(grammar, info) -> CompiledGrammar`.
 
-Owns assembling the pieces: LALR tables, lexer contexts, and the mask store of every context
-(loaded from the disk cache or built), into the arrays the matcher's kernels read.
+Owns assembling the pieces: LALR tables, lexer contexts, and the mask store
+(`store.GrammarStore`: an entry per lexer state, built or loaded when decoding first reaches
+the state, or all at once with `eager=True`), into the arrays the matcher's kernels read.
 """
 from __future__ import annotations
 
 import sys
 import threading
-from collections import OrderedDict
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from .grammar import Grammar
-from .cross import build_cross
 from .kernels import new_workspace
 from .lexer import LexerContexts, build_contexts
-from .mask_store import RowTable, default_cache_dir, load_or_build_store
+from .mask_store import default_cache_dir
 from .parse_table import ParseTables, build_parse_tables
+from .store import GrammarStore
 from .tokenizer_info import TokenizerInfo
 
 
 @dataclass
 class CompileStats:
-    """What a compile did: how many stores came from this process's memory, were loaded from
-    disk, built or rebuilt, and how long it took."""
+    """What a compile did: how many mask-store entries (one per lexer state) came from this
+    process's memory, were loaded from disk, built or rebuilt, and how long the compile took.
+    The counts keep growing as decoding reaches new lexer states."""
 
     seconds: float = 0.0
     memory: int = 0
@@ -83,7 +85,7 @@ class CompiledGrammar:
             t.action, t.goto, t.rule_len, t.rule_lhs, np.int32(t.end_state), np.int32(t.end_terminal),
             c.trans, c.accept, c.alive_ptr, c.alive_terms, c.lr_context, c.context_start, c.is_ignored,
         )
-        self.store_tables: tuple = ()
+        self.store = GrammarStore(t, c, self.tokenizer_info, self.cache_dir, self.stats)
         self._workspaces = threading.local()
         self.mask_cache = MaskCache(0)
 
@@ -97,70 +99,26 @@ class CompiledGrammar:
             self._workspaces.ws = ws
         return ws
 
-    def build_store(self, progress: bool = False) -> None:
-        """Load (or build and cache) every context's mask store and join them into `store_tables`;
-        `progress` draws a progress bar on stderr."""
-        parts = []
-        n = self.contexts.n_contexts
-        for context in range(n):
-            trans, accept, alive = self.contexts.local_tables(context)
-            if progress:
-                done = 30 * context // n
-                print(f"\rmask stores [{'#' * done}{'.' * (30 - done)}] {context}/{n} ({trans.shape[0]} states)",
-                      end="", file=sys.stderr, flush=True)
-            arrays, how = load_or_build_store(trans, accept, alive, self.tokenizer_info, self.cache_dir)
-            setattr(self.stats, how, getattr(self.stats, how) + 1)
-            parts.append(arrays)
-        if progress:
-            print(f"\rmask stores [{'#' * 30}] {n}/{n}" + " " * 20, file=sys.stderr, flush=True)
-        table = RowTable(self.tokenizer_info.bitmask_words)
-        joined = join_stores(parts, self.contexts, table)
-        cross = build_cross(joined, self.tables, self.contexts, self.tokenizer_info, table)
-        self.store_tables = (table.array(),) + joined + cross
+    def ensure_all(self, progress: bool = False) -> None:
+        """Build the mask-store entry of every lexer state now (ahead-of-time compiles; by
+        default entries are built when decoding first reaches them); `progress` draws a bar."""
+        def bar(done: int, total: int) -> None:
+            if done == total or done % 16 == 0:
+                filled = 30 * done // total
+                print(f"\rmask store [{'#' * filled}{'.' * (30 - filled)}] {done}/{total} states",
+                      end="\n" if done == total else "", file=sys.stderr, flush=True)
+
+        self.store.ensure_all(bar if progress else None)
+
+    @property
+    def store_tables(self) -> tuple:
+        """The mask store as the kernels read it (entries built so far)."""
+        return self.store.arrays()
 
     @property
     def store_nbytes(self) -> int:
-        """Bytes of the joined mask store in memory."""
-        return sum(a.nbytes for a in self.store_tables)
-
-
-def _join_ptrs(ptrs: list[np.ndarray], sizes: list[int]) -> np.ndarray:
-    """Concatenate CSR pointer arrays whose targets are concatenated with the given sizes."""
-    out, offset = [np.zeros(1, np.int32)], 0
-    for ptr, size in zip(ptrs, sizes):
-        out.append(ptr[1:] + offset)
-        offset += size
-    return np.concatenate(out).astype(np.int32)
-
-
-def join_stores(parts: list[dict[str, np.ndarray]], contexts: LexerContexts, table: RowTable) -> tuple:
-    """One store for the whole grammar: per-context stores with global state, terminal and
-    row ids. Rows go into `table` (rows equal across contexts are stored once); the tuple
-    returned is the store without its rows array (`store_tables[1:]`)."""
-    starts = contexts.context_start
-    row_maps = [np.array([table.add(r) for r in p["rows"]] + [-1], dtype=np.int32) for p in parts]
-    cat = lambda name: np.concatenate([p[name] for p in parts])  # noqa: E731
-    node_base = np.cumsum([0] + [len(p["node_byte"]) for p in parts])
-    ctx_terms = contexts.context_terms
-    return (
-        np.concatenate([m[p["inside_row"]] for m, p in zip(row_maps, parts)]).astype(np.int32),
-        np.concatenate([m[p["die0_row"]] for m, p in zip(row_maps, parts)]).astype(np.int32),
-        _join_ptrs([p["grp_ptr"] for p in parts], [len(p["grp_state"]) for p in parts]),
-        np.concatenate([p["grp_state"] + starts[i] for i, p in enumerate(parts)]).astype(np.int32),
-        np.concatenate([m[p["grp_row"]] for m, p in zip(row_maps, parts)]).astype(np.int32),
-        _join_ptrs([p["root_ptr"] for p in parts], [len(p["root_term"]) for p in parts]),
-        np.concatenate([ctx_terms[i][p["root_term"]] for i, p in enumerate(parts)]).astype(np.int32),
-        np.concatenate([p["root_lo"] + node_base[i] for i, p in enumerate(parts)]).astype(np.int32),
-        np.concatenate([p["root_hi"] + node_base[i] for i, p in enumerate(parts)]).astype(np.int32),
-        cat("node_byte"),
-        cat("node_depth"),
-        np.concatenate([p["node_end"] + node_base[i] for i, p in enumerate(parts)]).astype(np.int32),
-        _join_ptrs([p["node_tok_ptr"] for p in parts], [len(p["node_toks"]) for p in parts]),
-        cat("node_toks"),
-        _join_ptrs([np.array([0, len(k)], np.int32) for k in ctx_terms], [len(k) for k in ctx_terms]),
-        np.concatenate(ctx_terms).astype(np.int32),
-        contexts.state_context,
-    )
+        """Bytes of the mask store in memory (entries built so far)."""
+        return self.store.nbytes
 
 
 def compile_grammar(
@@ -169,19 +127,25 @@ def compile_grammar(
     cache_dir: str | Path | None = "default",
     mask_cache_bytes: int = 32 << 20,
     progress: bool = False,
+    eager: bool = False,
 ) -> CompiledGrammar:
     """Build (or load from the cache) everything needed to match `grammar` with this tokenizer.
 
     `cache_dir`: "default" (see `mask_store.default_cache_dir`), a folder, or None for no disk
     cache. `mask_cache_bytes`: memory for masks already computed (exact: keyed by the lexer
-    state and the whole parser stack); 0 disables it. `progress`: a progress bar on stderr.
+    state and the whole parser stack); 0 disables it. `eager`: build the mask-store entry of
+    every lexer state now rather than when decoding first reaches it (what the first mask
+    needs is always built here). `progress`: a progress bar on stderr (eager builds).
     """
     start = time.perf_counter()
     tables = build_parse_tables(grammar)
     contexts = build_contexts(grammar, tables)
     folder = default_cache_dir() if cache_dir == "default" else (Path(cache_dir) if cache_dir is not None else None)
     compiled = CompiledGrammar(grammar, tokenizer_info, tables, contexts, folder)
-    compiled.build_store(progress)
+    if eager:
+        compiled.ensure_all(progress)
+    else:
+        compiled.store.ensure_for_fill(int(contexts.context_start[contexts.lr_context[tables.start_state]]))
     compiled.mask_cache = MaskCache(mask_cache_bytes, 4 * tokenizer_info.bitmask_words)
     compiled.stats.seconds = time.perf_counter() - start
     return compiled

@@ -186,16 +186,19 @@ def fill_level(G, ST, W, node_state, node_parent, base, vin, vlen, q, out):
     """Write into `out` the tokens allowed from lexer state q on the stack (base, vin[:vlen]),
     except those whose first byte ends the current lexeme (`fill_mask` adds those).
 
-    `ST`, the grammar's mask store with global state ids, is (rows, inside_row, die0_row,
-    grp_ptr, grp_state, grp_row, root_ptr, root_term, root_lo, root_hi, node_byte,
-    node_depth, node_end, node_tok_ptr, node_toks, ctx_term_ptr, ctx_terms, state_context,
-    cx_ptr, cx_s0, cx_grp_ptr, cx_grp_state, cx_grp_row, cx_deep_ptr, cx_deep) (see cross.py).
+    `ST`, the grammar's mask store with global state ids (`store.GrammarStore.arrays`), is
+    (rows, inside_row, die0_row, grp_lo, grp_state, grp_row, root_first, root_term, root_lo,
+    root_hi, node_byte, node_depth, node_end, node_tok_ptr, node_toks, ctx_term_ptr,
+    ctx_terms, state_context, cx_ptr, cx_s0, cx_grp_ptr, cx_grp_state, cx_grp_row,
+    cx_deep_ptr, cx_deep, grp_hi, root_last) (cross entries: see cross.py); a state's groups
+    are [grp_lo, grp_hi) and its trie roots [root_first, root_last). The entries of q must be
+    built (`GrammarStore.ensure_for_fill`).
     `W` is the workspace (see `Workspace`). W.ok[t] is left set, for the context's
     terminals t, to "t may end the current lexeme".
     """
     alive_ptr, alive_terms, lr_context, context_start, is_ignored = G[8], G[9], G[10], G[11], G[12]
-    rows, inside_row, grp_ptr, grp_state, grp_row = ST[0], ST[1], ST[3], ST[4], ST[5]
-    root_ptr, root_term, root_lo, root_hi = ST[6], ST[7], ST[8], ST[9]
+    rows, inside_row, grp_lo, grp_state, grp_row, grp_hi = ST[0], ST[1], ST[3], ST[4], ST[5], ST[25]
+    root_first, root_term, root_lo, root_hi, root_last = ST[6], ST[7], ST[8], ST[9], ST[26]
     node_byte, node_depth, node_end, node_tok_ptr, node_toks = ST[10], ST[11], ST[12], ST[13], ST[14]
     ctx_term_ptr, ctx_terms, state_context = ST[15], ST[16], ST[17]
     vwork, scratch, ok, snap_base, snap_vlen, snap_q, snap_v, ok2 = W[0], W[1], W[3], W[6], W[7], W[8], W[9], W[10]
@@ -212,8 +215,8 @@ def fill_level(G, ST, W, node_state, node_parent, base, vin, vlen, q, out):
     else:
         # Only inside tokens after which some still-alive terminal may end the lexeme.
         out[:] = 0
-        _or_alive_groups(out, rows, grp_state, grp_row, grp_ptr[q], grp_ptr[q + 1], alive_ptr, alive_terms, ok)
-    for r in range(root_ptr[q], root_ptr[q + 1]):
+        _or_alive_groups(out, rows, grp_state, grp_row, grp_lo[q], grp_hi[q], alive_ptr, alive_terms, ok)
+    for r in range(root_first[q], root_last[q]):
         t = root_term[r]
         if not ok[t]:
             continue

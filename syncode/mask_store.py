@@ -1,6 +1,6 @@
-"""The DFA mask store: per lexer context and DFA state, which tokens do what.
+"""The DFA mask store: per lexer state, which tokens do what.
 
-Owns the offline work. For each state q of a context's combined DFA, every token of the
+Owns the offline work. For a state q of a context's combined DFA, every token of the
 vocabulary is read from q once (a Numba kernel over the whole vocabulary) and sorted into:
 - *inside*: the token never ends the lexeme; stored as a packed bitset (uint32 words) and,
   for parser states where not every terminal is shiftable, as groups by which terminals
@@ -15,10 +15,13 @@ vocabulary is read from q once (a Numba kernel over the whole vocabulary) and so
   are lexed once;
 - everything else can never be allowed from q.
 
-A store depends only on the context's DFA tables and the vocabulary bytes, so it is cached
-on disk under a key of both (plus the format version) and shared by every grammar that has
-the same context. Files are compressed NumPy `.npz` (no pickle) with a SHA-256 checksum of their arrays;
-a corrupt or stale file is reported, rebuilt and overwritten, never trusted.
+That *entry* depends only on the part of the DFA reachable from q (with its accepting and
+alive terminals) and on the vocabulary, so it is keyed by a canonical form of exactly that
+(`state_signature`): a generic string's interior, say, has one entry shared by every grammar
+and schema that contains it, whatever else its context holds. Entries are built on first use
+(`store.GrammarStore` asks for the states a mask needs), kept in this process's memory, and the
+large ones are cached on disk as compressed NumPy `.npz` (no pickle) with a SHA-256 checksum
+of their arrays; a corrupt or stale file is reported, rebuilt and overwritten, never trusted.
 """
 from __future__ import annotations
 
@@ -30,6 +33,7 @@ import threading
 import warnings
 import zipfile
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,12 +41,12 @@ import numpy as np
 from .kernels import build_remainder_tries, classify_tokens
 from .tokenizer_info import TokenizerInfo
 
-FORMAT_VERSION = 4
-STORE_FIELDS = (
-    "rows", "inside_row", "die0_row", "grp_ptr", "grp_state", "grp_row",
-    "root_ptr", "root_term", "root_lo", "root_hi",
+FORMAT_VERSION = 5
+ENTRY_FIELDS = (
+    "inside", "die0", "grp_state", "grp_rows", "root_term", "root_lo", "root_hi",
     "node_byte", "node_depth", "node_end", "node_tok_ptr", "node_toks",
 )
+DISK_MIN_NODES = 2048  # entries with smaller boundary tries are cheaper to rebuild than to load
 
 
 class CacheCorruptionWarning(UserWarning):
@@ -61,49 +65,96 @@ def default_cache_dir() -> Path:
     return Path(base) / "syncode" / "masks"
 
 
-def store_key(trans: np.ndarray, accept: np.ndarray, alive: np.ndarray, info: TokenizerInfo) -> str:
+@dataclass(frozen=True)
+class StateSignature:
+    """The canonical form of the DFA reachable from one lexer state: `key` names it (with the
+    tokenizer), `states` lists the context-local states in canonical order (the state itself
+    first) and `terms` the context-local terminals in canonical order."""
+
+    key: str
+    states: np.ndarray
+    terms: np.ndarray
+
+
+def state_signature(trans: np.ndarray, accept: np.ndarray, alive: np.ndarray, q: int,
+                    info: TokenizerInfo) -> StateSignature:
+    """The signature of state q of a context (local tables, see `LexerContexts.local_tables`).
+
+    States are numbered breadth-first from q, successors in order of the first byte that
+    reaches them; terminals in order of first appearance among the alive ones. Equal keys mean
+    equal reachable automata up to renaming, hence equal entries."""
+    canon = {q: 0}
+    order = [q]
+    i = 0
+    while i < len(order):
+        row = trans[order[i]]
+        targets = row[row >= 0]
+        if targets.size:
+            values, first = np.unique(targets, return_index=True)
+            for s in values[np.argsort(first)].tolist():
+                if s not in canon:
+                    canon[s] = len(order)
+                    order.append(s)
+        i += 1
+    states = np.array(order, dtype=np.int32)
+    renumber = np.full(trans.shape[0] + 1, -1, dtype=np.int32)
+    renumber[states] = np.arange(len(states), dtype=np.int32)
+    sub_alive = alive[states]
+    seen = sub_alive.any(axis=0)
+    first_state = np.where(seen, sub_alive.argmax(axis=0), len(states))
+    terms = np.lexsort((np.arange(alive.shape[1]), first_state))[: int(seen.sum())].astype(np.int32)
+    term_canon = np.full(alive.shape[1] + 1, -1, dtype=np.int32)
+    term_canon[terms] = np.arange(len(terms), dtype=np.int32)
     digest = hashlib.sha256()
-    digest.update(f"syncode-mask-store-v{FORMAT_VERSION}:{info.fingerprint}:{info.vocab_size}".encode())
-    for arr in (trans, accept, alive):
+    digest.update(f"syncode-mask-entry-v{FORMAT_VERSION}:{info.fingerprint}:{info.vocab_size}".encode())
+    for arr in (renumber[trans[states]], term_canon[accept[states]], sub_alive[:, terms]):
         digest.update(str(arr.shape).encode())
         digest.update(np.ascontiguousarray(arr).tobytes())
-    return digest.hexdigest()[:40]
+    return StateSignature(digest.hexdigest()[:40], states, terms)
 
 
 def _checksum(arrays: dict[str, np.ndarray]) -> np.ndarray:
     digest = hashlib.sha256()
-    for name in STORE_FIELDS:
+    for name in ENTRY_FIELDS:
         arr = np.ascontiguousarray(arrays[name])
         digest.update(name.encode() + str(arr.dtype).encode() + str(arr.shape).encode())
         digest.update(arr.tobytes())
     return np.frombuffer(digest.digest(), dtype=np.uint8).copy()
 
 
+def token_row(token_ids: np.ndarray, n_words: int) -> np.ndarray:
+    """The packed bitset (uint32 words) of a set of token ids."""
+    bits = np.zeros(n_words * 32, dtype=bool)
+    bits[token_ids] = True
+    return np.packbits(bits, bitorder="little").view("<u4")
+
+
 class RowTable:
-    """Packed token bitsets (uint32 words), each distinct row stored once."""
+    """Packed token bitsets (uint32 words), each distinct row stored once; grows as rows come."""
 
     def __init__(self, n_words: int) -> None:
         self.n_words = n_words
         self.index: dict[bytes, int] = {}
-        self.rows: list[np.ndarray] = []
+        self._rows = np.zeros((16, n_words), dtype=np.uint32)
+
+    def __len__(self) -> int:
+        return len(self.index)
 
     def add(self, row: np.ndarray) -> int:
         key = row.tobytes()
         found = self.index.get(key)
         if found is None:
-            found = self.index[key] = len(self.rows)
-            self.rows.append(row)
+            found = self.index[key] = len(self.index)
+            if found == len(self._rows):
+                self._rows = np.concatenate([self._rows, np.zeros_like(self._rows)])
+            self._rows[found] = row
         return found
 
     def add_tokens(self, token_ids: np.ndarray) -> int:
-        bits = np.zeros(self.n_words * 32, dtype=bool)
-        bits[token_ids] = True
-        return self.add(np.packbits(bits, bitorder="little").view("<u4"))
+        return self.add(token_row(token_ids, self.n_words))
 
     def array(self) -> np.ndarray:
-        if not self.rows:
-            return np.zeros((0, self.n_words), dtype=np.uint32)
-        return np.stack(self.rows).astype(np.uint32)
+        return self._rows[: len(self.index)]
 
 
 class TrieBuilder:
@@ -168,72 +219,69 @@ def suffix_ranks(info: TokenizerInfo) -> np.ndarray:
     return ranks
 
 
-def build_store(trans: np.ndarray, accept: np.ndarray, info: TokenizerInfo, alive: np.ndarray) -> dict[str, np.ndarray]:
-    """Classify the whole vocabulary from every state of one context (local numbering)."""
-    n_states = trans.shape[0]
-    n_tok = info.n_tokens
-    table = RowTable(info.bitmask_words)
+
+
+def build_entry(trans: np.ndarray, accept: np.ndarray, alive: np.ndarray, sig: StateSignature,
+                info: TokenizerInfo) -> dict[str, np.ndarray]:
+    """Classify the whole vocabulary from the state `sig` describes (context-local tables);
+    states and terminals in the entry are numbered canonically (indices into `sig`)."""
+    q = int(sig.states[0])
+    words = info.bitmask_words
+    state_canon = np.full(trans.shape[0], -1, dtype=np.int32)
+    state_canon[sig.states] = np.arange(len(sig.states), dtype=np.int32)
+    term_canon = np.full(alive.shape[1] + 1, -1, dtype=np.int32)
+    term_canon[sig.terms] = np.arange(len(sig.terms), dtype=np.int32)
     _, alive_id = np.unique(alive, axis=0, return_inverse=True)
     alive_id = alive_id.reshape(-1)
-    die = np.empty(n_tok, dtype=np.int64)
-    last = np.empty(n_tok, dtype=np.int32)
-    inside_row = np.zeros(n_states, dtype=np.int32)
-    die0_row = np.full(n_states, -1, dtype=np.int32)
-    grp_ptr, grp_state, grp_row = [0], [], []
+    die = np.empty(info.n_tokens, dtype=np.int64)
+    last = np.empty(info.n_tokens, dtype=np.int32)
+    classify_tokens(trans, q, info.flat, info.offsets, die, last)
+    inside = np.nonzero(die == -1)[0]
+    die0 = token_row(np.nonzero(die == 0)[0], words) if accept[q] >= 0 else np.zeros(0, np.uint32)
+    # Inside tokens by the terminals still alive after them (used when some are not shiftable).
+    ids = alive_id[last[inside]]
+    kinds = np.unique(ids)
+    grp_state, grp_rows = [], []
+    for kind in kinds:
+        members = inside if len(kinds) == 1 else inside[ids == kind]
+        grp_state.append(state_canon[last[members[0]]])
+        grp_rows.append(token_row(members, words))
+    # Tokens that end the lexeme after consuming some bytes: tries by (terminal, remainder).
+    ends = np.nonzero(die >= 1)[0]
+    ends = ends[accept[last[ends]] >= 0]
     trie = TrieBuilder(info)
-    flat, offsets = info.flat, info.offsets
-    for q in range(n_states):
-        classify_tokens(trans, q, flat, offsets, die, last)
-        inside = np.nonzero(die == -1)[0]
-        inside_row[q] = table.add_tokens(inside)
-        if accept[q] >= 0:
-            die0_row[q] = table.add_tokens(np.nonzero(die == 0)[0])
-        # Inside tokens by the terminals still alive after them (used when some are not shiftable).
-        ids = alive_id[last[inside]]
-        kinds = np.unique(ids)
-        for kind in kinds:
-            members = inside if len(kinds) == 1 else inside[ids == kind]
-            grp_state.append(int(last[members[0]]))
-            grp_row.append(inside_row[q] if len(kinds) == 1 else table.add_tokens(members))
-        grp_ptr.append(len(grp_state))
-
-        # Tokens that end the lexeme after consuming some bytes: tries by (terminal, remainder).
-        ends = np.nonzero(die >= 1)[0]
-        ends = ends[accept[last[ends]] >= 0]
-        trie.add_state(ends, offsets[ends] + die[ends], accept[last[ends]].astype(np.int64))
-    i32 = lambda x: np.array(x, dtype=np.int32)  # noqa: E731
+    trie.add_state(ends, info.offsets[ends] + die[ends], term_canon[accept[last[ends]]].astype(np.int64))
+    tries = trie.arrays()
     return {
-        "rows": table.array(), "inside_row": inside_row, "die0_row": die0_row,
-        "grp_ptr": i32(grp_ptr), "grp_state": i32(grp_state), "grp_row": i32(grp_row),
-        **trie.arrays(),
+        "inside": token_row(inside, words), "die0": die0,
+        "grp_state": np.array(grp_state, dtype=np.int32),
+        "grp_rows": np.array(grp_rows, dtype=np.uint32).reshape(len(grp_rows), words),
+        "root_term": tries["root_term"], "root_lo": tries["root_lo"], "root_hi": tries["root_hi"],
+        "node_byte": tries["node_byte"], "node_depth": tries["node_depth"], "node_end": tries["node_end"],
+        "node_tok_ptr": tries["node_tok_ptr"], "node_toks": tries["node_toks"],
     }
 
 
-def load_or_build_store(
-    trans: np.ndarray, accept: np.ndarray, alive: np.ndarray, info: TokenizerInfo, cache_dir: Path | None
-) -> tuple[dict[str, np.ndarray], str]:
-    """The store of one context, from the cache when a valid file exists.
-
-    Returns (arrays, how) with how in {"memory", "loaded", "built", "rebuilt"}: stores already
-    in this process's memory (for the same cache folder) are not read again.
-    """
-    key = store_key(trans, accept, alive, info)
-    arrays = _memory.get((cache_dir, key))
+def load_or_build_entry(trans: np.ndarray, accept: np.ndarray, alive: np.ndarray, sig: StateSignature,
+                        info: TokenizerInfo, cache_dir: Path | None) -> tuple[dict[str, np.ndarray], str]:
+    """The entry of the state `sig` describes, from this process's memory, the disk cache, or
+    built. Returns (arrays, how) with how in {"memory", "loaded", "built", "rebuilt"}."""
+    arrays = _memory.get((cache_dir, sig.key))
     if arrays is not None:
         return arrays, "memory"
-    arrays, how = _load_or_build(key, trans, accept, alive, info, cache_dir)
-    _memory.put((cache_dir, key), arrays)
+    arrays, how = _load_or_build(trans, accept, alive, sig, info, cache_dir)
+    _memory.put((cache_dir, sig.key), arrays)
     return arrays, how
 
 
 def forget_stores() -> None:
-    """Empty this process's memory of stores (the disk cache is untouched)."""
+    """Empty this process's memory of entries (the disk cache is untouched)."""
     _memory.clear()
 
 
-class _StoreMemory:
-    """Stores already loaded or built in this process, least recently used dropped first once
-    `SYNCODE_STORE_MEMORY_MB` (default 512) is exceeded: schemas share most contexts."""
+class _EntryMemory:
+    """Entries already loaded or built in this process, least recently used dropped first once
+    `SYNCODE_STORE_MEMORY_MB` (default 512) is exceeded: grammars and schemas share most states."""
 
     def __init__(self) -> None:
         self.entries: OrderedDict[tuple, dict[str, np.ndarray]] = OrderedDict()
@@ -259,7 +307,7 @@ class _StoreMemory:
             if key in self.entries or size > limit:
                 return
             for a in arrays.values():
-                a.flags.writeable = False  # shared by every grammar that has this context
+                a.flags.writeable = False  # shared by every grammar that has this state
             self.entries[key] = arrays
             self.nbytes += size
             while self.nbytes > limit:
@@ -267,33 +315,34 @@ class _StoreMemory:
                 self.nbytes -= sum(a.nbytes for a in old.values())
 
 
-_memory = _StoreMemory()
+_memory = _EntryMemory()
 
 
-def _load_or_build(key: str, trans: np.ndarray, accept: np.ndarray, alive: np.ndarray, info: TokenizerInfo,
-                   cache_dir: Path | None) -> tuple[dict[str, np.ndarray], str]:
-    path = cache_dir / f"store-{key}.npz" if cache_dir is not None else None
+def _load_or_build(trans: np.ndarray, accept: np.ndarray, alive: np.ndarray, sig: StateSignature,
+                   info: TokenizerInfo, cache_dir: Path | None) -> tuple[dict[str, np.ndarray], str]:
+    path = cache_dir / f"state-{sig.key}.npz" if cache_dir is not None else None
+    meta = [FORMAT_VERSION, info.vocab_size, len(sig.states)]
     how = "built"
     if path is not None and path.exists():
         problem = None
         try:
             with np.load(path, allow_pickle=False) as data:
-                arrays = {name: data[name] for name in STORE_FIELDS}
+                arrays = {name: data[name] for name in ENTRY_FIELDS}
                 stored = data["checksum"]
-                meta = data["meta"]
+                stored_meta = data["meta"]
             if not np.array_equal(stored, _checksum(arrays)):
                 problem = "checksum mismatch"
-            elif meta.tolist() != [FORMAT_VERSION, info.vocab_size, trans.shape[0]]:
-                problem = f"stale format or shape {meta.tolist()}"
+            elif stored_meta.tolist() != meta:
+                problem = f"stale format or shape {stored_meta.tolist()}"
         except Exception as exc:  # any unreadable file is rebuilt
             problem = f"unreadable ({type(exc).__name__}: {exc})"
         if problem is None:
             return arrays, "loaded"
-        warnings.warn(f"mask store cache file {path} is corrupt ({problem}); rebuilding it", CacheCorruptionWarning, stacklevel=4)
+        warnings.warn(f"mask store cache file {path} is corrupt ({problem}); rebuilding it", CacheCorruptionWarning, stacklevel=5)
         how = "rebuilt"
-    arrays = build_store(trans, accept, info, alive)
-    if path is not None:
-        _save(path, arrays, np.array([FORMAT_VERSION, info.vocab_size, trans.shape[0]], dtype=np.int64))
+    arrays = build_entry(trans, accept, alive, sig, info)
+    if path is not None and (len(arrays["node_byte"]) >= DISK_MIN_NODES or how == "rebuilt"):
+        _save(path, arrays, np.array(meta, dtype=np.int64))
     return arrays, how
 
 

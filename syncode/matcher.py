@@ -27,7 +27,7 @@ class GrammarMatcher:
         self._stop_set = frozenset(info.stop_token_ids.tolist())
         self._n_tokens = info.n_tokens
         self._G = compiled.kernel_tables
-        self._ST = compiled.store_tables
+        self._store = compiled.store
         self._stack_buf = np.zeros(1024, dtype=np.int32)
         self._node_state = np.zeros(4 * kernels.VSTACK_CAPACITY, dtype=np.int32)
         self._node_parent = np.zeros(4 * kernels.VSTACK_CAPACITY, dtype=np.int32)
@@ -142,7 +142,8 @@ class GrammarMatcher:
                 if cached is not None:
                     row[:] = cached
                     return
-        kernels.fill_mask(self._G, self._ST, self.compiled.workspace(), self._node_state, self._node_parent,
+        self._store.ensure_for_fill(self._q)
+        kernels.fill_mask(self._G, self._store.arrays(), self.compiled.workspace(), self._node_state, self._node_parent,
                           self._node, self._q, self._stops, row)
         if key is not None:
             cache.put(key, row)

@@ -115,7 +115,7 @@ def test_cli_compile_reports_json(capsys):
 
     assert cli.main(["compile", "--grammar", "json", "--tokenizer", str(shared_path("tokenizers", "smollm2")), "--json"]) == 0
     record = json.loads(capsys.readouterr().out)
-    assert record["contexts"] > 0 and record["stores_built"] + record["stores_loaded"] == record["contexts"]
+    assert record["contexts"] > 0 and record["entries_built"] + record["entries_loaded"] == record["lexer_states"]
 
 
 # ------------------------------------------------------------------ the embedded default model

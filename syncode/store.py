@@ -1,0 +1,182 @@
+"""A compiled grammar's mask store, assembled state by state on first use.
+
+Owns the arrays the mask kernel reads (`arrays()`, the `ST` tuple documented in
+`kernels.fill_level`) and filling them lazily: a mask from lexer state q needs the entries of
+q and of the context start states a lexeme may begin in once q's lexeme ends
+(`ensure_for_fill`), so only states the decoding actually reaches are ever built. Each entry
+comes from `mask_store` (memory, disk or built, shared across grammars by its signature), is
+renumbered to this grammar's global states and terminals, and appended; the cross-context
+shortcuts of its large tries (`cross`) are built with it. Arrays only grow, so state ids, row
+ids and node ids stay valid, and rollback or other matchers never see a change.
+"""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from .cross import MIN_TRIE_NODES, cross_entries, next_starts
+from .lexer import LexerContexts
+from .mask_store import RowTable, load_or_build_entry, state_signature
+from .parse_table import ParseTables
+from .tokenizer_info import TokenizerInfo
+
+
+class _Column:
+    """An append-only NumPy column with amortised growth."""
+
+    def __init__(self, dtype, first: int = 0) -> None:
+        self.data = np.zeros(max(16, first), dtype=dtype)
+        self.n = 0
+
+    def extend(self, values) -> None:
+        values = np.asarray(values, dtype=self.data.dtype)
+        need = self.n + len(values)
+        if need > len(self.data):
+            grown = np.zeros(max(need, 2 * len(self.data)), dtype=self.data.dtype)
+            grown[: self.n] = self.data[: self.n]
+            self.data = grown
+        self.data[self.n:need] = values
+        self.n = need
+
+    def view(self) -> np.ndarray:
+        return self.data[: self.n]
+
+
+class GrammarStore:
+    """The mask store of one compiled grammar, filled as lexer states are reached."""
+
+    def __init__(self, tables: ParseTables, contexts: LexerContexts, info: TokenizerInfo,
+                 cache_dir: Path | None, stats) -> None:
+        self.tables, self.contexts, self.info, self.cache_dir, self.stats = tables, contexts, info, cache_dir, stats
+        n_states = len(contexts.accept)
+        self.rows = RowTable(info.bitmask_words)
+        self.inside_row = np.full(n_states, -1, dtype=np.int32)
+        self.die0_row = np.full(n_states, -1, dtype=np.int32)
+        self.grp_lo, self.grp_hi = np.zeros(n_states, np.int32), np.zeros(n_states, np.int32)
+        self.root_first, self.root_last = np.zeros(n_states, np.int32), np.zeros(n_states, np.int32)
+        self.ready = np.zeros(n_states, dtype=bool)  # the state and its next starts are built
+        self.col = {name: _Column(np.int32) for name in (
+            "grp_state", "grp_row", "root_term", "root_lo", "root_hi", "node_depth", "node_end", "node_toks",
+            "cx_s0", "cx_grp_state", "cx_grp_row", "cx_deep")}
+        self.col["node_byte"] = _Column(np.uint8)
+        for name in ("node_tok_ptr", "cx_ptr", "cx_grp_ptr", "cx_deep_ptr"):
+            self.col[name] = _Column(np.int32)
+            self.col[name].extend([0])
+        terms = contexts.context_terms
+        self.ctx_term_ptr = np.r_[0, np.cumsum([len(k) for k in terms])].astype(np.int32)
+        self.ctx_terms = np.concatenate(terms).astype(np.int32)
+        self._local: dict[int, tuple] = {}
+        self._alive_id: np.ndarray | None = None
+        self._lock = threading.Lock()
+        self._tables: tuple = ()
+
+    # -- filling -------------------------------------------------------------------------
+    def ensure_for_fill(self, q: int) -> None:
+        """Build what a mask from lexer state q reads: q, and the context start states of the
+        lexeme that follows when q's lexeme ends."""
+        if self.ready[q]:
+            return
+        with self._lock:
+            if self.ready[q]:
+                return
+            needed = [q]
+            term = int(self.contexts.accept[q])
+            if term >= 0:
+                needed += next_starts(term, q, self.tables, self.contexts)
+            for s in needed:
+                if self.inside_row[s] < 0:
+                    self._add_state(s)
+            self._tables = ()
+            self.ready[q] = True
+
+    def ensure_all(self, progress=None) -> None:
+        """Build every state (ahead-of-time compiles); `progress(done, total)` is called as it goes."""
+        n = len(self.ready)
+        for q in range(n):
+            self.ensure_for_fill(q)
+            if progress is not None:
+                progress(q + 1, n)
+
+    def _local_tables(self, context: int) -> tuple:
+        local = self._local.get(context)
+        if local is None:
+            local = self._local[context] = self.contexts.local_tables(context)
+        return local
+
+    def _add_state(self, q: int) -> None:
+        c = self.contexts
+        context = int(c.state_context[q])
+        start = int(c.context_start[context])
+        trans, accept, alive = self._local_tables(context)
+        sig = state_signature(trans, accept, alive, q - start, self.info)
+        entry, how = load_or_build_entry(trans, accept, alive, sig, self.info, self.cache_dir)
+        setattr(self.stats, how, getattr(self.stats, how) + 1)
+        states = sig.states + start  # canonical -> global
+        terms = c.context_terms[context][sig.terms]
+        col = self.col
+        self.inside_row[q] = self.rows.add(entry["inside"])
+        self.die0_row[q] = self.rows.add(entry["die0"]) if len(entry["die0"]) else -1
+        self.grp_lo[q] = col["grp_state"].n
+        col["grp_state"].extend(states[entry["grp_state"]])
+        col["grp_row"].extend([self.rows.add(row) for row in entry["grp_rows"]])
+        self.grp_hi[q] = col["grp_state"].n
+
+        node_base, tok_base = col["node_byte"].n, col["node_toks"].n
+        col["node_byte"].extend(entry["node_byte"])
+        col["node_depth"].extend(entry["node_depth"])
+        col["node_end"].extend(entry["node_end"] + node_base)
+        col["node_tok_ptr"].extend(entry["node_tok_ptr"][1:] + tok_base)
+        col["node_toks"].extend(entry["node_toks"])
+        self.root_first[q] = col["root_term"].n
+        for term, lo, hi in zip(terms[entry["root_term"]].tolist(), entry["root_lo"].tolist(),
+                                entry["root_hi"].tolist()):
+            col["root_term"].extend([term])
+            col["root_lo"].extend([lo + node_base])
+            col["root_hi"].extend([hi + node_base])
+            if hi - lo >= MIN_TRIE_NODES:
+                self._add_cross(term, q, np.arange(lo + node_base, hi + node_base))
+            col["cx_ptr"].extend([col["cx_s0"].n])
+        self.root_last[q] = col["root_term"].n
+
+    def _add_cross(self, term: int, q: int, nodes: np.ndarray) -> None:
+        col = self.col
+        if self._alive_id is None:
+            c = self.contexts
+            sets: dict[bytes, int] = {}
+            self._alive_id = np.array([sets.setdefault(c.alive_terms[c.alive_ptr[s]:c.alive_ptr[s + 1]].tobytes(), len(sets))
+                                       for s in range(len(c.accept))], dtype=np.int64)
+        for s0, grp_state, grp_row, deep in cross_entries(
+                term, q, nodes, col["node_depth"].view(), col["node_tok_ptr"].view(), col["node_toks"].view(),
+                self.tables, self.contexts, self.info, self._alive_id, self.rows):
+            col["cx_s0"].extend([s0])
+            col["cx_grp_state"].extend(grp_state)
+            col["cx_grp_row"].extend(grp_row)
+            col["cx_grp_ptr"].extend([col["cx_grp_state"].n])
+            col["cx_deep"].extend(deep)
+            col["cx_deep_ptr"].extend([col["cx_deep"].n])
+
+    # -- reading -------------------------------------------------------------------------
+    def arrays(self) -> tuple:
+        """The `ST` tuple for the kernels (views of the arrays as they are now)."""
+        if not self._tables:
+            v = {name: col.view() for name, col in self.col.items()}
+            self._tables = (
+                self.rows.array(), self.inside_row, self.die0_row, self.grp_lo, v["grp_state"], v["grp_row"],
+                self.root_first, v["root_term"], v["root_lo"], v["root_hi"],
+                v["node_byte"], v["node_depth"], v["node_end"], v["node_tok_ptr"], v["node_toks"],
+                self.ctx_term_ptr, self.ctx_terms, self.contexts.state_context,
+                v["cx_ptr"], v["cx_s0"], v["cx_grp_ptr"], v["cx_grp_state"], v["cx_grp_row"], v["cx_deep_ptr"],
+                v["cx_deep"], self.grp_hi, self.root_last,
+            )
+        return self._tables
+
+    @property
+    def n_built(self) -> int:
+        """Lexer states whose entries are in the store."""
+        return int((self.inside_row >= 0).sum())
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in self.arrays())
