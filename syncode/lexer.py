@@ -112,15 +112,21 @@ def build_contexts(grammar: Grammar, tables: ParseTables) -> LexerContexts:
 
 def _product(terms, dfas, base, ctx, trans_rows, accept, alive_lists, state_context) -> None:
     """Append the product DFA of `terms` (ranked) with state ids offset by `base`."""
+    # All terminals' tables stacked, with a dead row last: a product state's successor
+    # columns are one fancy index.
+    offsets = np.cumsum([0] + [dfas[t].trans.shape[0] for t in terms])
+    stacked = np.concatenate([dfas[t].trans for t in terms] + [np.full((1, 256), -1, np.int32)]).astype(np.int32)
+    dead_row = int(offsets[-1])
+    row_base = offsets[:-1].astype(np.int64)
     start = np.zeros(len(terms), dtype=np.int32)
     ids = {start.tobytes(): 0}
     order = [start]
-    dead = np.full(256, -1, np.int32)
     i = 0
     while i < len(order):
-        tup = order[i].tolist()
+        tup = order[i]
         row = np.full(256, -1, dtype=np.int32)
-        nxt = np.stack([dfas[t].trans[s] if s >= 0 else dead for t, s in zip(terms, tup)] or [dead])
+        nxt = stacked[np.where(tup >= 0, row_base + tup, dead_row)] if len(terms) else stacked[[dead_row]]
+        tup = tup.tolist()
         live_bytes = np.nonzero((nxt >= 0).any(axis=0))[0]
         # Bytes leading to the same tuple of terminal states share one product state.
         columns = np.ascontiguousarray(nxt[:, live_bytes].T)
