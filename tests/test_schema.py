@@ -181,6 +181,15 @@ def test_draft04_integers_have_no_fraction():
         assert accepts(compiled, "qwen3", "12") and accepts(compiled, "qwen3", "12.0") == ok == is_valid_for(schema, "12.0")
 
 
+def test_formats_are_checked_as_draft_2020_12_does_in_every_draft():
+    """Draft4Validator does not check "date", but an output "2020-02-30" is still no date
+    (MaskBench Github_medium/o1053 labels it invalid): formats follow 2020-12's checker."""
+    schema = {"$schema": "http://json-schema.org/draft-04/schema#", "type": "string", "format": "date"}
+    compiled = compiled_schema(json.dumps(schema), "qwen3")
+    assert accepts(compiled, "qwen3", '"2020-02-29"')
+    assert not accepts(compiled, "qwen3", '"2020-02-30"') and not accepts(compiled, "qwen3", '"2021-02-29"')
+
+
 def is_valid_for(schema, text: str) -> bool:
     cls = jsonschema.validators.validator_for(schema)
     return cls(schema, format_checker=cls.FORMAT_CHECKER).is_valid(json.loads(text))

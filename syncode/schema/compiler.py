@@ -344,7 +344,10 @@ class SchemaCompiler:
         return replace(Language.everything(), string=None if content.is_empty() else content)
 
     def format_language(self, node: Node, name: str, content: CharDFA) -> CharDFA:
-        checker = self.validator_class.FORMAT_CHECKER
+        # Formats as Draft 2020-12's FORMAT_CHECKER judges them, whatever the draft: outputs are
+        # validated that way (a draft-04 "date" is an annotation to Draft4Validator, but an
+        # output "2020-02-30" is still not a date to anyone reading it).
+        checker = jsonschema.Draft202012Validator.FORMAT_CHECKER
         if name not in checker.checkers:
             return content  # the validator does not check this format: an annotation
         try:
