@@ -14,6 +14,8 @@ import numpy as np
 from numba import njit
 
 VSTACK_CAPACITY = 4096
+CROSS_MIN_NODES = 64  # tries this large get cross entries (see cross.py)
+MAX_CROSS_MISSES = 64  # (root, next start) pairs one fill reports for cross entries
 
 
 @njit(cache=True, inline="always")
@@ -189,10 +191,12 @@ def fill_level(G, ST, W, node_state, node_parent, base, vin, vlen, q, out):
     `ST`, the grammar's mask store with global state ids (`store.GrammarStore.arrays`), is
     (rows, inside_row, die0_row, grp_lo, grp_state, grp_row, root_first, root_term, root_lo,
     root_hi, node_byte, node_depth, node_end, node_tok_ptr, node_toks, ctx_term_ptr,
-    ctx_terms, state_context, cx_ptr, cx_s0, cx_grp_ptr, cx_grp_state, cx_grp_row,
-    cx_deep_ptr, cx_deep, grp_hi, root_last) (cross entries: see cross.py); a state's groups
-    are [grp_lo, grp_hi) and its trie roots [root_first, root_last). The entries of q must be
-    built (`GrammarStore.ensure_for_fill`).
+    ctx_terms, state_context, cx_lo, cx_s0, cx_grp_ptr, cx_grp_state, cx_grp_row,
+    cx_deep_ptr, cx_deep, grp_hi, root_last, cx_hi) (cross entries: see cross.py); a state's
+    groups are [grp_lo, grp_hi), its trie roots [root_first, root_last), a root's cross
+    entries [cx_lo, cx_hi). The entries of q must be built (`GrammarStore.ensure_for_fill`).
+    A large trie walked for lack of a cross entry is reported in W[13] (root, next start
+    pairs) and W[14][0] (their count), for the store to add the entry.
     `W` is the workspace (see `Workspace`). W.ok[t] is left set, for the context's
     terminals t, to "t may end the current lexeme".
     """
@@ -202,8 +206,8 @@ def fill_level(G, ST, W, node_state, node_parent, base, vin, vlen, q, out):
     node_byte, node_depth, node_end, node_tok_ptr, node_toks = ST[10], ST[11], ST[12], ST[13], ST[14]
     ctx_term_ptr, ctx_terms, state_context = ST[15], ST[16], ST[17]
     vwork, scratch, ok, snap_base, snap_vlen, snap_q, snap_v, ok2 = W[0], W[1], W[3], W[6], W[7], W[8], W[9], W[10]
-    cx_ptr, cx_s0, cx_grp_ptr, cx_grp_state, cx_grp_row, cx_deep_ptr, cx_deep = (
-        ST[18], ST[19], ST[20], ST[21], ST[22], ST[23], ST[24])
+    cx_lo, cx_s0, cx_grp_ptr, cx_grp_state, cx_grp_row, cx_deep_ptr, cx_deep, cx_hi = (
+        ST[18], ST[19], ST[20], ST[21], ST[22], ST[23], ST[24], ST[27])
     ctx = state_context[q]
     all_ok = True
     for k in range(ctx_term_ptr[ctx], ctx_term_ptr[ctx + 1]):
@@ -226,10 +230,17 @@ def fill_level(G, ST, W, node_state, node_parent, base, vin, vlen, q, out):
             base0, vlen0 = push_terminal(G, node_state, node_parent, base, vwork, vlen, t)
         s0 = context_start[lr_context[_top(node_state, base0, vwork, vlen0)]]
         entry = -1
-        for e in range(cx_ptr[r], cx_ptr[r + 1]):
+        for e in range(cx_lo[r], cx_hi[r]):
             if cx_s0[e] == s0:
                 entry = e
                 break
+        if entry < 0 and root_hi[r] - root_lo[r] >= CROSS_MIN_NODES:
+            # Walked below; reported so that the store builds this entry for the next fill.
+            n_miss = W[14][0]
+            if n_miss < MAX_CROSS_MISSES:
+                W[13][2 * n_miss] = r
+                W[13][2 * n_miss + 1] = s0
+                W[14][0] = n_miss + 1
         if entry >= 0:
             # Remainders inside the next lexeme: bitset rows; the rest: run the parser on each.
             ctx2 = state_context[s0]
@@ -299,13 +310,15 @@ def fill_mask(G, ST, W, node_state, node_parent, node, q, stops, out):
 
 def new_workspace(n_terminals: int, n_words: int, max_token_len: int, offsets: np.ndarray, flat: np.ndarray) -> tuple:
     """Scratch buffers for one thread's fills and advances: (vwork, scratch, scratch2, ok,
-    vnext, tmp, snap_base, snap_vlen, snap_q, snap_v, ok2), then the vocabulary (offsets, flat)."""
+    vnext, tmp, snap_base, snap_vlen, snap_q, snap_v, ok2), the vocabulary (offsets, flat), then
+    the cross misses of the last fills (pairs, count)."""
     depth = max_token_len + 2
     return (
         np.zeros(VSTACK_CAPACITY, np.int32), np.zeros(VSTACK_CAPACITY, np.int32), np.zeros(VSTACK_CAPACITY, np.int32),
         np.zeros(n_terminals, np.bool_), np.zeros(VSTACK_CAPACITY, np.int32), np.zeros(n_words, np.uint32),
         np.zeros(depth, np.int32), np.zeros(depth, np.int32), np.zeros(depth, np.int32),
         np.zeros((depth, VSTACK_CAPACITY), np.int32), np.zeros(n_terminals, np.bool_), offsets, flat,
+        np.zeros(2 * MAX_CROSS_MISSES, np.int32), np.zeros(1, np.int32),
     )
 
 
@@ -410,3 +423,24 @@ def stack_states(node_state, node_parent, node, out):
         node = node_parent[node]
         n += 1
     return n if node < 0 else -1
+
+
+@njit(cache=True)
+def bfs_order(trans, q, order, canon):
+    """Number the states reachable from q breadth-first, successors in order of the first byte
+    that reaches them: `order[:n]` the states, `canon[s]` the number of s (others untouched,
+    expected -1). Returns n."""
+    canon[q] = 0
+    order[0] = q
+    n = 1
+    i = 0
+    while i < n:
+        s = order[i]
+        for b in range(256):
+            t = trans[s, b]
+            if t >= 0 and canon[t] < 0:
+                canon[t] = n
+                order[n] = t
+                n += 1
+        i += 1
+    return n

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .kernels import build_remainder_tries, classify_tokens
+from .kernels import bfs_order, build_remainder_tries, classify_tokens
 from .tokenizer_info import TokenizerInfo
 
 FORMAT_VERSION = 5
@@ -83,22 +83,9 @@ def state_signature(trans: np.ndarray, accept: np.ndarray, alive: np.ndarray, q:
     States are numbered breadth-first from q, successors in order of the first byte that
     reaches them; terminals in order of first appearance among the alive ones. Equal keys mean
     equal reachable automata up to renaming, hence equal entries."""
-    canon = {q: 0}
-    order = [q]
-    i = 0
-    while i < len(order):
-        row = trans[order[i]]
-        targets = row[row >= 0]
-        if targets.size:
-            values, first = np.unique(targets, return_index=True)
-            for s in values[np.argsort(first)].tolist():
-                if s not in canon:
-                    canon[s] = len(order)
-                    order.append(s)
-        i += 1
-    states = np.array(order, dtype=np.int32)
-    renumber = np.full(trans.shape[0] + 1, -1, dtype=np.int32)
-    renumber[states] = np.arange(len(states), dtype=np.int32)
+    order = np.empty(trans.shape[0], dtype=np.int32)
+    renumber = np.full(trans.shape[0] + 1, -1, dtype=np.int32)  # the last slot maps "dead" (-1)
+    states = order[: bfs_order(trans, q, order, renumber)].copy()
     sub_alive = alive[states]
     seen = sub_alive.any(axis=0)
     first_state = np.where(seen, sub_alive.argmax(axis=0), len(states))
@@ -275,12 +262,13 @@ def load_or_build_entry(trans: np.ndarray, accept: np.ndarray, alive: np.ndarray
 
 
 def forget_stores() -> None:
-    """Empty this process's memory of entries (the disk cache is untouched)."""
+    """Empty this process's memory of entries and cross entries (the disk cache is untouched)."""
     _memory.clear()
+    cross_memory.clear()
 
 
 class _EntryMemory:
-    """Entries already loaded or built in this process, least recently used dropped first once
+    """Arrays already loaded or built in this process, least recently used dropped first once
     `SYNCODE_STORE_MEMORY_MB` (default 512) is exceeded: grammars and schemas share most states."""
 
     def __init__(self) -> None:
@@ -316,6 +304,7 @@ class _EntryMemory:
 
 
 _memory = _EntryMemory()
+cross_memory = _EntryMemory()  # store.GrammarStore's cross entries, by (entry, root, next start's signature)
 
 
 def _load_or_build(trans: np.ndarray, accept: np.ndarray, alive: np.ndarray, sig: StateSignature,

@@ -143,8 +143,12 @@ class GrammarMatcher:
                     row[:] = cached
                     return
         self._store.ensure_for_fill(self._q)
-        kernels.fill_mask(self._G, self._store.arrays(), self.compiled.workspace(), self._node_state, self._node_parent,
+        ws = self.compiled.workspace()
+        kernels.fill_mask(self._G, self._store.arrays(), ws, self._node_state, self._node_parent,
                           self._node, self._q, self._stops, row)
+        if ws[14][0]:
+            self._store.add_cross_misses(ws[13], int(ws[14][0]))
+            ws[14][0] = 0
         if key is not None:
             cache.put(key, row)
 

@@ -5,9 +5,10 @@ Owns the arrays the mask kernel reads (`arrays()`, the `ST` tuple documented in
 q and of the context start states a lexeme may begin in once q's lexeme ends
 (`ensure_for_fill`), so only states the decoding actually reaches are ever built. Each entry
 comes from `mask_store` (memory, disk or built, shared across grammars by its signature), is
-renumbered to this grammar's global states and terminals, and appended; the cross-context
-shortcuts of its large tries (`cross`) are built with it. Arrays only grow, so state ids, row
-ids and node ids stay valid, and rollback or other matchers never see a change.
+renumbered to this grammar's global states and terminals, and appended. The cross-context
+shortcuts of large tries (`cross`) are added for the (trie, next start) pairs the mask kernel
+reports walking (`add_cross_misses`). Arrays only grow (a root's cross entries are re-appended
+together when one is added), so state, row and node ids stay valid for every matcher.
 """
 from __future__ import annotations
 
@@ -16,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .cross import MIN_TRIE_NODES, cross_entries, next_starts
+from .cross import cross_groups, next_starts
 from .lexer import LexerContexts
-from .mask_store import RowTable, load_or_build_entry, state_signature
+from .mask_store import RowTable, cross_memory, load_or_build_entry, state_signature
 from .parse_table import ParseTables
 from .tokenizer_info import TokenizerInfo
 
@@ -61,7 +62,8 @@ class GrammarStore:
             "grp_state", "grp_row", "root_term", "root_lo", "root_hi", "node_depth", "node_end", "node_toks",
             "cx_s0", "cx_grp_state", "cx_grp_row", "cx_deep")}
         self.col["node_byte"] = _Column(np.uint8)
-        for name in ("node_tok_ptr", "cx_ptr", "cx_grp_ptr", "cx_deep_ptr"):
+        self.col["cx_lo"], self.col["cx_hi"] = _Column(np.int32), _Column(np.int32)
+        for name in ("node_tok_ptr", "cx_grp_ptr", "cx_deep_ptr"):
             self.col[name] = _Column(np.int32)
             self.col[name].extend([0])
         terms = contexts.context_terms
@@ -69,6 +71,8 @@ class GrammarStore:
         self.ctx_terms = np.concatenate(terms).astype(np.int32)
         self._local: dict[int, tuple] = {}
         self._alive_id: np.ndarray | None = None
+        self._start_sigs: dict[int, tuple] = {}
+        self._root_origin: list[tuple[str, int]] = []  # per root: (entry key, root index in the entry)
         self._lock = threading.Lock()
         self._tables: tuple = ()
 
@@ -130,32 +134,76 @@ class GrammarStore:
         col["node_tok_ptr"].extend(entry["node_tok_ptr"][1:] + tok_base)
         col["node_toks"].extend(entry["node_toks"])
         self.root_first[q] = col["root_term"].n
-        for term, lo, hi in zip(terms[entry["root_term"]].tolist(), entry["root_lo"].tolist(),
-                                entry["root_hi"].tolist()):
-            col["root_term"].extend([term])
-            col["root_lo"].extend([lo + node_base])
-            col["root_hi"].extend([hi + node_base])
-            if hi - lo >= MIN_TRIE_NODES:
-                self._add_cross(term, q, np.arange(lo + node_base, hi + node_base))
-            col["cx_ptr"].extend([col["cx_s0"].n])
+        n_roots = len(entry["root_term"])
+        col["root_term"].extend(terms[entry["root_term"]])
+        col["root_lo"].extend(entry["root_lo"] + node_base)
+        col["root_hi"].extend(entry["root_hi"] + node_base)
+        col["cx_lo"].extend(np.zeros(n_roots, np.int32))
+        col["cx_hi"].extend(np.zeros(n_roots, np.int32))
+        self._root_origin.extend((sig.key, root) for root in range(n_roots))
         self.root_last[q] = col["root_term"].n
 
-    def _add_cross(self, term: int, q: int, nodes: np.ndarray) -> None:
+    def _start_signature(self, s0: int) -> tuple:
+        """The signature of context start state s0, and global state -> canonical index."""
+        found = self._start_sigs.get(s0)
+        if found is None:
+            context = int(self.contexts.state_context[s0])
+            trans, accept, alive = self._local_tables(context)
+            sig = state_signature(trans, accept, alive, 0, self.info)
+            canon = np.full(len(self.contexts.accept), -1, dtype=np.int32)
+            canon[sig.states + s0] = np.arange(len(sig.states), dtype=np.int32)
+            found = self._start_sigs[s0] = (sig, canon)
+        return found
+
+    def add_cross_misses(self, pairs: np.ndarray, count: int) -> None:
+        """Add the cross entries of the (root, next start) pairs a fill reported walking."""
+        with self._lock:
+            for r, s0 in set(zip(pairs[0:2 * count:2].tolist(), pairs[1:2 * count:2].tolist())):
+                lo, hi = self.col["cx_lo"].data[r], self.col["cx_hi"].data[r]
+                if s0 not in self.col["cx_s0"].data[lo:hi]:
+                    self._add_cross(r, s0)
+            self._tables = ()
+
+    def _add_cross(self, r: int, s0: int) -> None:
+        """The cross entry of root r for next start s0, appended after copies of the root's
+        earlier entries (a root's entries stay contiguous); memoised across grammars by (the
+        root's entry and index, s0's signature)."""
         col = self.col
         if self._alive_id is None:
             c = self.contexts
             sets: dict[bytes, int] = {}
             self._alive_id = np.array([sets.setdefault(c.alive_terms[c.alive_ptr[s]:c.alive_ptr[s + 1]].tobytes(), len(sets))
                                        for s in range(len(c.accept))], dtype=np.int64)
-        for s0, grp_state, grp_row, deep in cross_entries(
-                term, q, nodes, col["node_depth"].view(), col["node_tok_ptr"].view(), col["node_toks"].view(),
-                self.tables, self.contexts, self.info, self._alive_id, self.rows):
-            col["cx_s0"].extend([s0])
-            col["cx_grp_state"].extend(grp_state)
-            col["cx_grp_row"].extend(grp_row)
-            col["cx_grp_ptr"].extend([col["cx_grp_state"].n])
-            col["cx_deep"].extend(deep)
-            col["cx_deep_ptr"].extend([col["cx_deep"].n])
+        node_base = int(col["root_lo"].data[r])
+        nodes = np.arange(node_base, col["root_hi"].data[r])
+        sig0, canon0 = self._start_signature(s0)
+        key = (self.cache_dir, *self._root_origin[r], sig0.key)
+        cached = cross_memory.get(key)
+        if cached is None:
+            found = cross_groups(s0, nodes, col["node_depth"].view(), col["node_tok_ptr"].view(),
+                                 col["node_toks"].view(), self.contexts, self.info, self._alive_id)
+            cached = {"grp_state": canon0[found["grp_state"]], "grp_rows": found["grp_rows"],
+                      "deep": found["deep"] - node_base}
+            cross_memory.put(key, cached)
+        old_lo, old_hi = int(col["cx_lo"].data[r]), int(col["cx_hi"].data[r])
+        new_lo = col["cx_s0"].n
+        for e in range(old_lo, old_hi):
+            g = col["cx_grp_ptr"].data[e:e + 2]
+            d = col["cx_deep_ptr"].data[e:e + 2]
+            self._append_cross(int(col["cx_s0"].data[e]), col["cx_grp_state"].data[g[0]:g[1]].copy(),
+                               col["cx_grp_row"].data[g[0]:g[1]].copy(), col["cx_deep"].data[d[0]:d[1]].copy())
+        self._append_cross(s0, sig0.states[cached["grp_state"]] + s0,
+                           [self.rows.add(row) for row in cached["grp_rows"]], cached["deep"] + node_base)
+        col["cx_lo"].data[r], col["cx_hi"].data[r] = new_lo, col["cx_s0"].n
+
+    def _append_cross(self, s0: int, grp_state, grp_row, deep) -> None:
+        col = self.col
+        col["cx_s0"].extend([s0])
+        col["cx_grp_state"].extend(grp_state)
+        col["cx_grp_row"].extend(grp_row)
+        col["cx_grp_ptr"].extend([col["cx_grp_state"].n])
+        col["cx_deep"].extend(deep)
+        col["cx_deep_ptr"].extend([col["cx_deep"].n])
 
     # -- reading -------------------------------------------------------------------------
     def arrays(self) -> tuple:
@@ -167,8 +215,8 @@ class GrammarStore:
                 self.root_first, v["root_term"], v["root_lo"], v["root_hi"],
                 v["node_byte"], v["node_depth"], v["node_end"], v["node_tok_ptr"], v["node_toks"],
                 self.ctx_term_ptr, self.ctx_terms, self.contexts.state_context,
-                v["cx_ptr"], v["cx_s0"], v["cx_grp_ptr"], v["cx_grp_state"], v["cx_grp_row"], v["cx_deep_ptr"],
-                v["cx_deep"], self.grp_hi, self.root_last,
+                v["cx_lo"], v["cx_s0"], v["cx_grp_ptr"], v["cx_grp_state"], v["cx_grp_row"], v["cx_deep_ptr"],
+                v["cx_deep"], self.grp_hi, self.root_last, v["cx_hi"],
             )
         return self._tables
 
