@@ -7,6 +7,7 @@ done by `workers` (cases in processes), `generate`, `report` and `plots`.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 from pathlib import Path
@@ -233,8 +234,13 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _terminate(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)  # unwinds, so that worker processes are stopped
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args: Any = parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
     if getattr(args, "resume", False) and args.out is None:
         print("error: --resume needs --out RUN.jsonl", file=sys.stderr)
         return 2

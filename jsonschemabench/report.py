@@ -1,8 +1,9 @@
 """Reports: markdown tables and percentiles for the benchmark modes.
 
-Owns presentation only: the test-suite table (one row per category, then the overall line),
-the detail list of cases that did not pass, and the MaskBench table. Nothing here runs the
-engine.
+Owns presentation only: with several engines a side-by-side table (a row per category or
+subset, a column block per engine), then per engine the test-suite table (one row per
+category, then the overall line) or the MaskBench table with timings, and the list of cases
+that did not pass. Nothing here runs an engine.
 """
 from __future__ import annotations
 

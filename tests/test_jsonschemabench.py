@@ -6,6 +6,7 @@ the peer is not installed (`pip install '.[peers]'`).
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import sys
@@ -92,9 +93,7 @@ def test_report_renders_a_synthetic_run_file(tmp_path):
     assert cells[1:7] == ["1/3", "1/0/0/0", "0", "1", "500 / 1000", "2.0 / 10.0 / 10.0"]
     assert cells[7:11] == ["1/2", "0/0/1/0", "0", "0"]
     assert "`Snowplow/c`" in text and "invalid accepted: x" in text
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("matplotlib") is None:
         assert "plots skipped" in text
     else:
         assert (tmp_path / "plots" / "run-tbm.png").is_file() and (tmp_path / "plots" / "run-coverage.png").is_file()
