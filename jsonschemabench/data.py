@@ -123,3 +123,19 @@ def bench_cases(subset: str, data: Path = DEFAULT_DATA, limit: int | None = None
             count += 1
             instances = tuple(Instance(t.get("description", ""), t["data"], bool(t["valid"])) for t in row["tests"])
             yield SchemaCase(f"{subset}/{row['id']}", subset, row["id"], schema, instances)
+
+
+def split_schemas(subset: str, data: Path = DEFAULT_DATA, split: str | None = "test",
+                  limit: int | None = None) -> list[tuple[str, Any]]:
+    """(id, schema) of every schema of a JSONSchemaBench subset in `split` (all when None),
+    with or without instances, in file order, at most `limit`."""
+    root = _require(Path(data) / BENCH / subset)
+    out = []
+    with _require(root / "schemas.jsonl").open(encoding="utf-8") as lines:
+        for line in lines:
+            row = json.loads(line)
+            if split is None or row.get("split") == split:
+                out.append((row["id"], row["schema"]))
+                if limit is not None and len(out) >= limit:
+                    break
+    return out

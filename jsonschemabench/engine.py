@@ -1,11 +1,13 @@
-"""Driving syncode for the benchmarks: tokenizers, compiling a schema, forcing an instance.
+"""The engine interface every mode drives, and syncode behind it.
 
-Owns the one way every mode talks to the engine: a `Tokenizer` ("bytes", one token per
-byte, or a Hugging Face tokenizer folder), `compile_schema` (schema in, compiled grammar
-out, through `Grammar.from_json_schema` (`schema_grammar`) and `compile_grammar`), `force` (an instance's token
-ids through a fresh `GrammarMatcher`, checking at every step that the mask agrees with
-`accept_token`, optionally timing each mask), `first_mask` (time to first mask), `warm_up`
-(JIT compilation before anything is timed) and `time_limit`, the timeout guard.
+Owns the one way a mode talks to a constrained-decoding engine: a `Tokenizer` ("bytes", one
+token per byte, or a Hugging Face tokenizer folder), the `Engine` interface
+(`compile(schema) -> Matcher`; a matcher can `reset`, `fill_mask`, `accept_token` and say
+`is_accepting`, i.e. whether EOS is allowed), its errors (`Unsupported`, `InvalidSchema`),
+`SyncodeEngine` (the peers are in `peers`), `force` (an instance's token ids through a
+matcher, checking at every step that the mask agrees with `accept_token`, optionally timing
+each mask), `warm_up` (JIT and first-use work before anything is timed) and `time_limit`,
+the timeout guard.
 """
 from __future__ import annotations
 
@@ -16,22 +18,31 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Protocol
 
 import numpy as np
 
 import syncode
 
 BYTES = "bytes"
+WARM_UP_SCHEMA = {"type": "object", "properties": {"a": {"type": "array"}}}
+WARM_UP_TEXT = '{"a": [1, "x", null, true, {}]}'
 
 
 @dataclass
 class Tokenizer:
-    """A vocabulary for compiling (`info`) and the way instance text becomes token ids."""
+    """A vocabulary: syncode's `info` (token bytes, stop ids), the Hugging Face tokenizer
+    `hf` it came from (None for "bytes"), and the way instance text becomes token ids."""
 
     name: str
     info: syncode.TokenizerInfo
     encode: Callable[[str], list[int]]
+    hf: Any = None
+    path: str = BYTES
+
+    @property
+    def eos(self) -> int:
+        return int(self.info.stop_token_ids[0])
 
 
 def byte_tokenizer() -> Tokenizer:
@@ -47,12 +58,52 @@ def hf_tokenizer(path: str | Path) -> Tokenizer:
 
     tok = AutoTokenizer.from_pretrained(str(path))
     info = syncode.TokenizerInfo.from_huggingface(tok)
-    return Tokenizer(Path(path).name, info, lambda text: tok.encode(text, add_special_tokens=False))
+    return Tokenizer(Path(path).name, info, lambda text: tok.encode(text, add_special_tokens=False), tok, str(path))
 
 
 def load_tokenizer(spec: str) -> Tokenizer:
     """`bytes` or the path of a Hugging Face tokenizer folder."""
     return byte_tokenizer() if spec == BYTES else hf_tokenizer(spec)
+
+
+class Unsupported(Exception):
+    """The engine declined the schema (a keyword or feature it does not support). `keyword`
+    and `pointer` say which and where when the engine tells."""
+
+    def __init__(self, message: str, keyword: str = "", pointer: str = "") -> None:
+        super().__init__(message)
+        self.keyword, self.pointer = keyword, pointer
+
+
+class InvalidSchema(Exception):
+    """The schema itself is wrong (e.g. a `$ref` to nowhere)."""
+
+
+class Matcher(Protocol):
+    """One output tracked against a compiled schema."""
+
+    def reset(self) -> None: ...
+    def fill_mask(self, bitmask: np.ndarray) -> None: ...  # row 0 of an int32 (1, words) array
+    def accept_token(self, token: int) -> bool: ...  # False (and no effect) when not allowed
+    def is_accepting(self) -> bool: ...  # whether EOS is allowed now
+
+
+class Engine:
+    """A constrained-decoding engine for one tokenizer. `compile` raises `Unsupported` or
+    `InvalidSchema` for a schema it will not take; anything else it raises is a crash."""
+
+    name = "engine"
+
+    def __init__(self, tokenizer: Tokenizer) -> None:
+        self.tokenizer = tokenizer
+        self.mask_words = tokenizer.info.bitmask_words
+
+    def compile(self, schema: Any) -> Matcher:
+        raise NotImplementedError
+
+    @staticmethod
+    def version() -> str:
+        raise NotImplementedError
 
 
 def schema_grammar(schema: Any) -> syncode.Grammar:
@@ -69,17 +120,45 @@ def compile_schema(schema: Any, info: syncode.TokenizerInfo) -> syncode.Compiled
     return syncode.compile_grammar(schema_grammar(schema), info)
 
 
-def warm_up(tokenizer: Tokenizer) -> None:
-    """Compile and force a small schema once, so that Numba's JIT compilation (tens of
-    seconds on a fresh checkout) happens before any case is timed."""
-    compiled = compile_schema({"type": "object", "properties": {"a": {"type": "array"}}}, tokenizer.info)
-    force(compiled, tokenizer.encode('{"a": [1, "x", null, true, {}]}'))
+class SyncodeMatcher:
+    """`syncode.GrammarMatcher` behind the `Matcher` interface."""
+
+    def __init__(self, compiled: syncode.CompiledGrammar) -> None:
+        self.matcher = syncode.GrammarMatcher(compiled)
+        self.reset = self.matcher.reset
+        self.accept_token = self.matcher.accept_token
+        self.is_accepting = self.matcher.is_accepting
+
+    def fill_mask(self, bitmask: np.ndarray) -> None:
+        self.matcher.fill_next_token_bitmask(bitmask, 0)
 
 
-def first_mask(compiled: syncode.CompiledGrammar) -> None:
-    """Fill the first mask of a fresh matcher (the end of "time to first mask")."""
-    info = compiled.tokenizer_info
-    syncode.GrammarMatcher(compiled).fill_next_token_bitmask(np.zeros((1, info.bitmask_words), dtype=np.int32), 0)
+class SyncodeEngine(Engine):
+    """syncode: schema -> grammar -> `compile_grammar` (with its on-disk mask-store cache)."""
+
+    name = "syncode"
+
+    def compile(self, schema: Any) -> Matcher:
+        from syncode.schema import InvalidSchemaError, UnsupportedSchemaError
+
+        try:
+            grammar = schema_grammar(schema)
+        except UnsupportedSchemaError as exc:
+            raise Unsupported(str(exc), exc.keyword, exc.pointer) from exc
+        except InvalidSchemaError as exc:
+            raise InvalidSchema(str(exc)) from exc
+        return SyncodeMatcher(syncode.compile_grammar(grammar, self.tokenizer.info))
+
+    @staticmethod
+    def version() -> str:
+        return syncode.__version__
+
+
+def warm_up(engine: Engine) -> None:
+    """Compile and force a small schema once, so that JIT compilation (Numba: tens of seconds
+    on a fresh checkout) and first-use work happen before any case is timed."""
+    tokenizer = engine.tokenizer
+    force(engine.compile(WARM_UP_SCHEMA), tokenizer.encode(WARM_UP_TEXT), tokenizer.eos, engine.mask_words)
 
 
 class MaskDisagreement(AssertionError):
@@ -102,19 +181,18 @@ class Forced:
     mask_seconds: list[float] = field(default_factory=list)
 
 
-def force(compiled: syncode.CompiledGrammar, ids: list[int], time_masks: bool = False) -> Forced:
-    """Force `ids` through a fresh matcher, filling the mask before every token and once
-    after the last (timing each fill when `time_masks`); raises `MaskDisagreement` when a
-    mask and `accept_token`/`is_accepting` disagree."""
-    info = compiled.tokenizer_info
-    matcher = syncode.GrammarMatcher(compiled)
-    bitmask = np.zeros((1, info.bitmask_words), dtype=np.int32)
-    eos = int(info.stop_token_ids[0])
+def force(matcher: Matcher, ids: list[int], eos: int, mask_words: int, time_masks: bool = False) -> Forced:
+    """Force `ids` through `matcher` from its start (it is reset first), filling the mask
+    before every token and once after the last (timing each fill when `time_masks`); raises
+    `MaskDisagreement` when a mask and `accept_token`/`is_accepting` disagree."""
+    matcher.reset()
+    bitmask = np.zeros((1, mask_words), dtype=np.int32)
     seconds: list[float] = []
 
     def fill() -> None:
+        bitmask[:] = 0
         start = time.perf_counter()
-        matcher.fill_next_token_bitmask(bitmask, 0)
+        matcher.fill_mask(bitmask)
         if time_masks:
             seconds.append(time.perf_counter() - start)
 
@@ -123,7 +201,7 @@ def force(compiled: syncode.CompiledGrammar, ids: list[int], time_masks: bool = 
         allowed = is_allowed(bitmask[0], token)
         accepted = matcher.accept_token(token)
         if allowed != accepted:
-            raise MaskDisagreement(f"token {k} ({token}, {info.token_bytes[token]!r}): mask says "
+            raise MaskDisagreement(f"token {k} ({token}): mask says "
                                    f"{'allowed' if allowed else 'not allowed'}, accept_token {accepted}")
         if not accepted:
             return Forced(False, k, len(ids), seconds)

@@ -21,9 +21,9 @@ from conftest import REPO, SHARED
 
 sys.path.insert(0, str(REPO))  # jsonschemabench lives at the repository root
 
-from jsonschemabench import known, testsuite  # noqa: E402
+from jsonschemabench import engine as engine_module, known  # noqa: E402
 from jsonschemabench.data import TEST_SUITE, Instance, SchemaCase, suite_cases  # noqa: E402
-from jsonschemabench.engine import Tokenizer, byte_tokenizer, warm_up  # noqa: E402
+from jsonschemabench.engine import SyncodeEngine, byte_tokenizer, warm_up  # noqa: E402
 from jsonschemabench.testsuite import OUTCOMES, PASS, run_case  # noqa: E402
 
 if not (SHARED / TEST_SUITE).is_dir():
@@ -48,11 +48,11 @@ FAILURES: dict[str, type[CaseFailed]] = {
 
 
 @functools.lru_cache(maxsize=None)
-def tokenizer() -> Tokenizer:
-    """The byte tokenizer, with the engine warmed up (JIT) before the first timed case."""
-    tok = byte_tokenizer()
-    warm_up(tok)
-    return tok
+def engine() -> SyncodeEngine:
+    """syncode with the byte tokenizer, warmed up (JIT) before the first timed case."""
+    syncode_engine = SyncodeEngine(byte_tokenizer())
+    warm_up(syncode_engine)
+    return syncode_engine
 
 
 def params() -> list:
@@ -66,7 +66,7 @@ def params() -> list:
 
 
 def check(case: SchemaCase) -> None:
-    result = run_case(case, tokenizer(), timeout=TIMEOUT)
+    result = run_case(case, engine(), timeout=TIMEOUT)
     if result.outcome != PASS:
         raise FAILURES[result.outcome](f"{result.outcome}: {result.message}")
 
@@ -102,7 +102,7 @@ def test_runner_reports_crashes(monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(testsuite, "schema_grammar", broken)
+    monkeypatch.setattr(engine_module, "schema_grammar", broken)
     case = SchemaCase("self/0", "self", "runner check", {"type": "integer"}, (Instance("i", 1, True),))
     with pytest.raises(FAILURES["crash"], match="RuntimeError: boom"):
         check(case)
