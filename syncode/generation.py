@@ -20,8 +20,10 @@ import torch
 from .bitmask import apply_token_bitmask_inplace
 from .compiler import CompiledGrammar, compile_grammar
 from .grammar import Grammar
+from .healing import HealedMatcher, heal_prompt
 from .hf import GrammarLogitsProcessor
 from .matcher import GrammarMatcher
+from .speculative import DecodeStats, Speculation, decode, sampling_probs
 from .tokenizer_info import TokenizerInfo
 
 SCHEMA_INSTRUCTION = ("Answer with a JSON value, an instance of this JSON Schema (not the schema itself), and nothing "
@@ -55,6 +57,7 @@ class Generation:
     prompt_tokens: int = 0
     compile_seconds: float = 0.0
     generate_seconds: float = 0.0
+    decode_stats: DecodeStats | None = None  # from syncode's own decode loop (healing, speculative)
 
     @property
     def tokens_per_second(self) -> float:
@@ -86,6 +89,8 @@ def generate(
     seed: int | None = None,
     chat: bool = True,
     include_schema: bool = True,
+    heal: bool | None = None,
+    speculative: bool | Speculation | Any = None,
     **schema_options: Any,
 ) -> Generation | list[Generation]:
     """Generate text constrained to `schema` (a JSON Schema dict/text or a pydantic model
@@ -96,12 +101,26 @@ def generate(
     `temperature` 0 is greedy. A list of prompts runs as one batch. Raises
     `IncompleteGenerationError` when `max_new_tokens` ends the output before the grammar is
     complete, never returning a partial output as if it were valid.
+
+    `heal`: token alignment for a prompt that ends inside what would be one token (`x = `,
+    `http:`): the last prompt tokens are backed off and the output must start with their
+    bytes, which the returned text leaves out (`docs/healing-and-speculative.md`). Default:
+    on for raw prompts (no chat template applied), off for chat prompts. `speculative`: True,
+    a `Speculation`, or a draft model (same tokenizer): speculative decoding verified by the
+    model, the same output distribution (greedy: the same tokens). Both run syncode's own
+    decode loop, one prompt at a time; `Generation.decode_stats` has its figures.
     """
     job = _prepare(model, tokenizer, schema, grammar, schema_options)
     prompts = [prompt] if isinstance(prompt, str) else list(prompt)
     if not prompts:
         raise ValueError("no prompt given")
     texts = [_build_prompt(job, p, chat, include_schema) for p in prompts]
+    if heal is None:
+        heal = not (chat and getattr(job.tokenizer, "chat_template", None))
+    if heal or speculative:
+        results = [_decode_one(job, text, heal, _speculation(speculative), max_new_tokens, temperature, top_p, top_k,
+                               seed) for text in texts]
+        return results[0] if isinstance(prompt, str) else results
     tok = job.tokenizer
     side = tok.padding_side
     tok.padding_side = "left"
@@ -328,17 +347,36 @@ def _sampling(temperature: float, top_p: float, top_k: int | None, seed: int | N
 def _pick(logits: torch.Tensor, temperature: float, top_p: float, top_k: int | None, generator) -> int:
     if temperature == 0:
         return int(torch.argmax(logits, dim=-1))
-    logits = logits / temperature
-    if top_k:
-        kth = torch.topk(logits, min(top_k, logits.shape[-1])).values[..., -1, None]
-        logits = logits.masked_fill(logits < kth, float("-inf"))
-    probs = torch.softmax(logits, dim=-1)
-    if top_p < 1.0:
-        sorted_probs, order = torch.sort(probs, descending=True)
-        drop = sorted_probs.cumsum(-1) - sorted_probs > top_p
-        sorted_probs[drop] = 0
-        probs = torch.zeros_like(probs).scatter(-1, order, sorted_probs)
-    return int(torch.multinomial(probs, 1, generator=generator))
+    return int(torch.multinomial(sampling_probs(logits, temperature, top_p, top_k), 1, generator=generator))
+
+
+def _speculation(speculative) -> Speculation | None:
+    if not speculative:
+        return None
+    if speculative is True:
+        return Speculation()
+    if isinstance(speculative, Speculation):
+        return speculative
+    return Speculation(draft_model=speculative)
+
+
+def _decode_one(job: _Job, text: str, heal: bool, speculation: Speculation | None, max_new_tokens: int,
+                temperature: float, top_p: float, top_k: int | None, seed: int | None) -> Generation:
+    """One prompt through syncode's decode loop (token alignment, speculative decoding)."""
+    ids = job.tokenizer(text, add_special_tokens=False)["input_ids"]
+    grammar_matcher = GrammarMatcher(job.compiled)
+    healing = heal_prompt(job.info, ids, grammar_matcher) if heal else None
+    matcher = HealedMatcher(job.info, healing.healed, grammar_matcher) if healing and healing.removed else grammar_matcher
+    kept, healed = (healing.kept, healing.healed) if healing else (ids, b"")
+    start = time.perf_counter()
+    tokens, stats = decode(job.model, kept, matcher, job.info, max_new_tokens=max_new_tokens, temperature=temperature,
+                           top_p=top_p, top_k=top_k, seed=seed, speculation=speculation)
+    seconds = time.perf_counter() - start
+    content = tokens[:-1] if matcher.is_terminated() else tokens
+    out = job.info.decode(content)[len(healed):].decode("utf-8", errors="replace")
+    if not (matcher.is_terminated() or matcher.is_accepting()):
+        raise IncompleteGenerationError(f"max_new_tokens={max_new_tokens} reached before the output was complete", out)
+    return Generation(out, job.check(out), content, len(kept), job.compile_seconds, seconds, stats)
 
 
 def _content_length(matcher: GrammarMatcher) -> int:

@@ -4,19 +4,58 @@ Owns one generation's progress through a compiled grammar: which tokens are allo
 (`fill_next_token_bitmask`), advancing (`accept_token`), and going back (`rollback`,
 `validate_tokens`, `reset`). The state is a persistent parser-stack node plus a lexer
 state, so every step is recorded in a history and rollback is restoring an earlier record.
+For speculative decoding: the masks along a draft in one call
+(`fill_next_token_bitmask_for_draft`) and what the grammar forces next (`forced_bytes`,
+`forced_tokens`, jump-forward).
 """
 from __future__ import annotations
 
+import weakref
 from typing import Sequence
 
 import numpy as np
+from numba import njit
 
 from . import kernels
 from .bitmask import bitmask_to_ids
 from .compiler import CompiledGrammar
+from .kernels import advance as _advance_kernel
+from .tokenizer_info import TokenizerInfo
+from .vocab_index import vocabulary_index
+
+MAX_FORCED_BYTES = 256
 
 
-class GrammarMatcher:
+class DraftMethods:
+    """Draft checks shared by every matcher (needs accept_token, rollback and
+    fill_next_token_bitmask)."""
+
+    def validate_tokens(self, token_ids: Sequence[int]) -> int:
+        """Length of the longest prefix of `token_ids` that would be accepted; state unchanged."""
+        accepted = 0
+        for t in token_ids:
+            if not self.accept_token(t):
+                break
+            accepted += 1
+        self.rollback(accepted)
+        return accepted
+
+    def fill_next_token_bitmask_for_draft(self, draft: Sequence[int], bitmask, start_row: int = 0) -> int:
+        """Masks along a draft: row `start_row + i` is the mask after `draft[:i]`, for i = 0..n
+        where n is the number of leading draft tokens accepted (the walk stops at the first
+        refused one; after a stop token only stops are allowed). Returns n; state unchanged."""
+        accepted = 0
+        self.fill_next_token_bitmask(bitmask, start_row)
+        for t in draft:
+            if not self.accept_token(t):
+                break
+            accepted += 1
+            self.fill_next_token_bitmask(bitmask, start_row + accepted)
+        self.rollback(accepted)
+        return accepted
+
+
+class GrammarMatcher(DraftMethods):
     """Tracks one output against a compiled grammar, token by token."""
 
     def __init__(self, compiled: CompiledGrammar) -> None:
@@ -91,10 +130,14 @@ class GrammarMatcher:
             return True
         return self._advance(np.frombuffer(data, dtype=np.uint8), 0, len(data))
 
-    def _advance(self, data: np.ndarray, lo: int, hi: int) -> bool:
+    def _reserve(self) -> None:
+        """Room in the node pool for one step's new nodes."""
         if self._pool_len + kernels.VSTACK_CAPACITY > len(self._node_state):
             self._node_state = np.resize(self._node_state, 2 * len(self._node_state))
             self._node_parent = np.resize(self._node_parent, 2 * len(self._node_parent))
+
+    def _advance(self, data: np.ndarray, lo: int, hi: int) -> bool:
+        self._reserve()
         ws = self.compiled.workspace()
         ok, node, pool_len, q = kernels.advance(self._G, self._node_state, self._node_parent, self._pool_len,
                                                 self._node, self._q, data, lo, hi, ws[0], ws[1])
@@ -114,15 +157,63 @@ class GrammarMatcher:
         del self._history[-num_tokens:]
         self._node, self._q, self._pool_len, self._terminated = node, q, pool_len, terminated
 
-    def validate_tokens(self, token_ids: Sequence[int]) -> int:
-        """Length of the longest prefix of `token_ids` that would be accepted; state unchanged."""
-        accepted = 0
-        for t in token_ids:
-            if not self.accept_token(t):
+    def accepts_continuations(self, token_ids: Sequence[int], skip: int = 0, prefix: bytes = b"") -> np.ndarray:
+        """For each token: whether `prefix` followed by its bytes from offset `skip` on would
+        be accepted (an empty remainder counts as accepted). State unchanged."""
+        tokens = np.asarray(token_ids, dtype=np.int64)
+        out = np.zeros(len(tokens), dtype=np.bool_)
+        if self._terminated or not self.accept_bytes(prefix):
+            return out
+        self._reserve()
+        ws = self.compiled.workspace()
+        _continuations(self._G, self._node_state, self._node_parent, self._pool_len, self._node, self._q, self._flat,
+                       self._offsets, tokens, skip, ws[0], ws[1], out)
+        if prefix:
+            self.rollback(1)
+        return out
+
+    def forced_bytes(self, limit: int = MAX_FORCED_BYTES) -> bytes:
+        """The bytes every continuation starts with (at most `limit`): the grammar allows
+        exactly one next byte and no stop token, repeatedly. Empty when nothing is forced."""
+        info = self.compiled.tokenizer_info
+        first = _first_bytes(info)
+        words = np.zeros((1, info.bitmask_words), dtype=np.int32)
+        forced = bytearray()
+        while len(forced) < limit and not self._terminated:
+            self.fill_next_token_bitmask(words, 0)
+            allowed = np.unpackbits(words.view(np.uint8)[0], bitorder="little")[: info.n_tokens].astype(bool)
+            if allowed[self._stops[self._stops < info.n_tokens]].any():
                 break
-            accepted += 1
-        self.rollback(accepted)
-        return accepted
+            options = np.unique(first[allowed])
+            if len(options) != 1 or options[0] < 0:
+                break
+            byte = bytes([int(options[0])])
+            if not self.accept_bytes(byte):
+                raise AssertionError(f"the mask allows byte {byte!r} but the grammar refuses it")
+            forced += byte
+        self.rollback(len(forced))
+        return bytes(forced)
+
+    def forced_tokens(self) -> list[int]:
+        """Tokens that spell a prefix of `forced_bytes()` and that every tokenization of every
+        continuation shares: each token lies between two positions no vocabulary token can
+        straddle (given the forced bytes), so committing them never splits what the tokenizer
+        would have merged (`order` is not committed when `orderId` may follow)."""
+        forced = self.forced_bytes()
+        index = vocabulary_index(self.compiled.tokenizer_info)
+        tokens: list[int] = []
+        reach = 0  # the furthest any token starting in [0, p) can end
+        last = 0
+        for p in range(1, len(forced) + 1):
+            reach = max(reach, _reach(index, forced, p - 1))
+            if reach > p:
+                continue
+            token = index.token_of(forced[last:p])
+            if token is None:
+                break
+            tokens.append(token)
+            last = p
+        return tokens
 
     # -- masks -----------------------------------------------------------------------------
     def fill_next_token_bitmask(self, bitmask, index: int = 0) -> None:
@@ -171,3 +262,45 @@ def _row_words(bitmask, index: int) -> np.ndarray:
     if arr.dtype != np.int32 or arr.ndim != 2:
         raise ValueError(f"bitmask must be an int32 array of shape (batch, words), got {arr.dtype} {arr.shape}")
     return arr[index].view(np.uint32)
+
+
+def _reach(index, forced: bytes, start: int) -> float:
+    """Where the longest token that can start at `start` ends: inf when some token extends
+    past the forced bytes."""
+    rest = forced[start:]
+    if len(index.extensions(rest, strict=True)):
+        return float("inf")
+    for k in range(min(len(rest), index.max_len), 0, -1):
+        if rest[:k] in index.by_bytes:
+            return start + k
+    return start + 1
+
+
+_FIRST_BYTES: "weakref.WeakKeyDictionary[TokenizerInfo, np.ndarray]" = weakref.WeakKeyDictionary()
+
+
+def _first_bytes(info: TokenizerInfo) -> np.ndarray:
+    """Each token's first byte (-1 for tokens without bytes), cached per vocabulary."""
+    first = _FIRST_BYTES.get(info)
+    if first is None:
+        starts, ends = info.offsets[:-1], info.offsets[1:]
+        first = np.full(info.n_tokens, -1, dtype=np.int16)
+        has = ends > starts
+        first[has] = info.flat[starts[has]]
+        _FIRST_BYTES[info] = first
+    return first
+
+
+@njit(cache=True)
+def _continuations(G, node_state, node_parent, pool_len, node, q, flat, offsets, tokens, skip, vstack, scratch, out):
+    """out[i]: whether token i's bytes from `skip` on are accepted from (node, q); nodes
+    written past pool_len are scratch."""
+    for i in range(len(tokens)):
+        t = tokens[i]
+        lo = offsets[t] + skip
+        hi = offsets[t + 1]
+        if lo >= hi:
+            out[i] = True
+            continue
+        ok, _, _, _ = _advance_kernel(G, node_state, node_parent, pool_len, node, q, flat, lo, hi, vstack, scratch)
+        out[i] = ok
