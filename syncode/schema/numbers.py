@@ -15,6 +15,7 @@ Documented restrictions (texts excluded although their value qualifies):
 """
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 DIGIT = "[0-9]"
@@ -26,6 +27,8 @@ JSON_NUMBER = "-?" + UNSIGNED_INTEGER + ANY_FRACTION + EXPONENT  # every JSON nu
 JSON_INTEGER = "-?" + UNSIGNED_INTEGER + ZERO_FRACTION  # integer texts without exponent
 ZERO_MANTISSA = "0" + ZERO_FRACTION
 NONZERO_MANTISSA = r"(?:[1-9][0-9]*(?:\.[0-9]+)?|0\.0*[1-9][0-9]*)"
+# One text per value: no exponent, no trailing fraction zeros (and "-0" stands apart).
+CANONICAL_NUMBER = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]*[1-9])?"
 
 # A bound on an unsigned value: (value, strict); strict excludes the value itself.
 Bound = tuple[Decimal, bool]
@@ -404,3 +407,23 @@ def multiple_of_decimal_regex(step: Decimal) -> str:
         )
     assert isinstance(exponent, int)
     return "-?" + UNSIGNED_INTEGER + _optional(r"\." + _repeat(DIGIT, 1, -exponent) + "0*")
+
+
+def decimal_spellings(d: Decimal) -> str:
+    """A regex for the JSON texts without exponent equal to `d`: its decimal form with any
+    number of trailing fraction zeros (and `-0` for zero)."""
+    sign = "-" if d < 0 else ""
+    d = abs(d)
+    if d == 0:
+        return r"-?0(?:\.0+)?"
+    if d == d.to_integral_value():
+        return sign + str(int(d)) + r"(?:\.0+)?"
+    return sign + format(d.normalize(), "f").replace(".", r"\.") + "0*"
+
+
+def number_spellings(value: int | float) -> str:
+    """A regex for the JSON texts equal to the number `value`: `decimal_spellings` and
+    `json.dumps`'s own form."""
+    d = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    own = json.dumps(value).replace(".", r"\.").replace("+", r"\+")
+    return f"(?:{decimal_spellings(d)}|{own})"
