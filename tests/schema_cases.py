@@ -113,4 +113,6 @@ CASES = [
      [0.51, 99.95, raw("99.950"), 1], [0.5, 99.951, -1]),
     ("multipleOf-integer", {"type": "integer", "multipleOf": 7}, [0, 14, -21], [15, 1]),
     ("multipleOf-decimal", {"type": "number", "multipleOf": 0.01}, [1.25, 3, raw("0.100")], [1.255]),
+    ("multipleOf-any-decimal", {"type": "number", "multipleOf": 1.5, "maximum": 100}, [0, 4.5, -3, raw("1.50"), 99],
+     [35, 1.6, 0.75, 101]),
 ]

@@ -74,7 +74,7 @@ def test_whitespace_policies(whitespace, text, ok):
     ({"type": "array", "items": {"type": "string"}, "uniqueItems": True}, "uniqueItems", "#/uniqueItems"),
     ({"properties": {"a": {"type": "string", "pattern": "(a)\\1"}}}, "pattern", "#/properties/a/pattern"),
     ({"dependentRequired": {k: ["z"] for k in "abcde"}}, "dependentRequired", "#/dependentRequired"),
-    ({"type": "number", "multipleOf": 0.3}, "multipleOf", "#/multipleOf"),
+    ({"type": "number", "multipleOf": 0.123456789}, "multipleOf", "#/multipleOf"),
     ({"oneOf": [{"type": "array"}, {"type": "array", "minItems": 1}]}, "oneOf", "#/oneOf"),
     ({"$defs": {"x": {"$dynamicRef": "#meta"}}, "$ref": "#/$defs/x"}, "$dynamicRef", "#/$defs/x/$dynamicRef"),
 ])

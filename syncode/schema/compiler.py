@@ -388,15 +388,13 @@ class SchemaCompiler:
 
     def multiple_of(self, node: Node, step: Any) -> CharDFA:
         d = Decimal(repr(step)) if isinstance(step, float) else Decimal(step)
-        if d == d.to_integral_value():
-            n_states, trans, accepting = numbers.multiple_of_integer_dfa(int(d))
-            edges = [sorted((ord(c), ord(c), t) for c, t in trans.get(s, {}).items()) for s in range(n_states)]
-            return CharDFA(edges, [s in accepting for s in range(n_states)]).minimize()
         try:
-            return from_regex(numbers.multiple_of_decimal_regex(d))
+            n_states, trans, accepting = numbers.multiple_of_dfa(d)
         except numbers.NotRegularError as exc:
             self.lenient(self.unsupported("multipleOf", _ptr(node.pointer, "multipleOf"), str(exc)), "multipleOf is ignored")
             return all_numbers()
+        edges = [sorted((ord(c), ord(c), t) for c, t in trans.get(s, {}).items()) for s in range(n_states)]
+        return CharDFA(edges, [s in accepting for s in range(n_states)]).minimize()
 
     # ------------------------------------------------------------------ objects
     def object_language(self, node: Node, schema: dict) -> Language:
