@@ -30,7 +30,7 @@ from .language import (
     string_set,
 )
 from .arrays import unique_array_rule
-from .objects import member_automaton_rule
+from .objects import ObjectAutomatonError, member_automaton_rule
 from .strings import ANY_CONTENT_RANGES, json_string
 
 ANNOTATIONS = {
@@ -576,11 +576,8 @@ class SchemaCompiler:
         lang = Language()
         for i, sub in enumerate(branches):
             lang = lang.union(self.language(self.child(node, sub, keyword, i)))
-        site = (keyword, _ptr(node.pointer, keyword))
         if len(lang.objects) > 1 or len(lang.arrays) > 1:
-            self.union_sites.append(site)
-        if len(lang.objects) > 1 and not any(isinstance(o, ObjectCases) and o.exactly_one for o in lang.objects):
-            lang = replace(lang, objects=object_cases(lang.objects, site))
+            self.union_sites.append((keyword, _ptr(node.pointer, keyword)))
         return lang
 
     def one_of(self, node: Node, branches: list) -> Language:
@@ -673,20 +670,12 @@ class SchemaCompiler:
             return self.symbols[key]
         self.alive.append(node)
         name = self.new_rule("v")
-        self.symbols[key] = name
-        lang = self.language(node)
-        alternatives = []
-        scalar = scalar_text(lang)
-        if scalar is not None:
-            alternatives.append(self.terminal(scalar))
-        for shape in lang.objects:
-            rule = self.object_rule(shape)
-            if rule is not None:
-                alternatives.append(rule)
-        for shape in lang.arrays:
-            rule = self.array_rule(shape)
-            if rule is not None:
-                alternatives.append(rule)
+        self.symbols[key] = name  # before the parts, so that recursion finds it
+        try:
+            alternatives = self.alternatives(node)
+        except UnsupportedSchemaError:
+            del self.symbols[key], self.rules[name]  # no half-made rule for a later caller to find
+            raise
         if not alternatives:
             self.symbols[key] = None
             del self.rules[name]
@@ -694,11 +683,32 @@ class SchemaCompiler:
         self.rules[name] = alternatives
         return name
 
+    def alternatives(self, node: Node) -> list[str]:
+        """The grammar alternatives of the values `node` allows."""
+        lang = self.language(node)
+        alternatives = []
+        scalar = scalar_text(lang)
+        if scalar is not None:
+            alternatives.append(self.terminal(scalar))
+        objects = lang.objects
+        if len(objects) > 1 and not any(isinstance(o, ObjectCases) and o.exactly_one for o in objects):
+            # Alternatives that start alike are one automaton, so LALR(1) need not pick one early.
+            objects = object_cases(objects, self.union_sites[-1] if self.union_sites else ("anyOf", node.pointer))
+        for shape in objects:
+            rule = self.object_rule(shape)
+            if rule is not None:
+                alternatives.append(rule)
+        for shape in lang.arrays:
+            rule = self.array_rule(shape)
+            if rule is not None:
+                alternatives.append(rule)
+        return alternatives
+
     def object_rule(self, shape: ObjectShape | ObjectCases) -> str | None:
-        if isinstance(shape, ObjectCases) and shape.site[0] == "anyOf":
+        if isinstance(shape, ObjectCases) and not shape.exactly_one:
             try:
                 return member_automaton_rule(self, shape)
-            except UnsupportedSchemaError:
+            except ObjectAutomatonError:
                 # The branches' values differ in a way the automaton cannot split: one
                 # alternative per shape, as LALR(1) decides them (or the emission reports).
                 rules = [r for r in map(self.object_rule, shape.shapes()) if r is not None]

@@ -26,6 +26,11 @@ MAX_KEY_PIECES = 64  # disjoint key classes at one state
 MAX_VALUE_GROUPS = 3  # distinct value schemas for one key at one state (2**3 - 1 value pieces)
 
 
+class ObjectAutomatonError(UnsupportedSchemaError):
+    """The automaton itself cannot be built (too large, or a value split not expressible);
+    errors of the value schemas it uses propagate as they are."""
+
+
 class RuleHost(Protocol):
     """What the emitter needs from the compiler: value rules, key terminals, new rules."""
 
@@ -94,8 +99,8 @@ class _Emitter:
         self.made: dict[frozenset, str] = {}
         self.start = frozenset((i, (0,) * len(p.chains), 0) for i, p in enumerate(plans))
 
-    def error(self, reason: str) -> UnsupportedSchemaError:
-        return UnsupportedSchemaError(*self.site, reason)
+    def error(self, reason: str) -> ObjectAutomatonError:
+        return ObjectAutomatonError(*self.site, reason)
 
     def accepting(self, state: frozenset) -> bool:
         branches = {self.plans[i].branch for i, pos, c in state if self.plans[i].accepts(pos, c)}
