@@ -73,9 +73,9 @@ def test_whitespace_policies(whitespace, text, ok):
 @pytest.mark.parametrize("schema,keyword,pointer", [
     ({"type": "array", "items": {"type": "string"}, "uniqueItems": True}, "uniqueItems", "#/uniqueItems"),
     ({"properties": {"a": {"type": "string", "pattern": "(a)\\1"}}}, "pattern", "#/properties/a/pattern"),
-    ({"dependentRequired": {"a": ["b"]}}, "dependentRequired", "#/dependentRequired"),
-    ({"type": "number", "multipleOf": 0.3}, "multipleOf", "#/multipleOf"),
-    ({"oneOf": [{"type": "object"}, {"type": "object", "required": ["a"]}]}, "oneOf", "#/oneOf"),
+    ({"dependentRequired": {k: ["z"] for k in "abcde"}}, "dependentRequired", "#/dependentRequired"),
+    ({"type": "number", "multipleOf": 0.123456789}, "multipleOf", "#/multipleOf"),
+    ({"oneOf": [{"type": "array"}, {"type": "array", "minItems": 1}]}, "oneOf", "#/oneOf"),
     ({"$defs": {"x": {"$dynamicRef": "#meta"}}, "$ref": "#/$defs/x"}, "$dynamicRef", "#/$defs/x/$dynamicRef"),
 ])
 def test_unsupported_names_keyword_and_pointer(schema, keyword, pointer):
@@ -193,3 +193,23 @@ def test_formats_are_checked_as_draft_2020_12_does_in_every_draft():
 def is_valid_for(schema, text: str) -> bool:
     cls = jsonschema.validators.validator_for(schema)
     return cls(schema, format_checker=cls.FORMAT_CHECKER).is_valid(json.loads(text))
+
+
+@pytest.mark.parametrize("tokenizer", TOKENIZERS)
+def test_draft07_dependencies(tokenizer):
+    """Draft-07 `dependencies`: a list is dependentRequired, a schema dependentSchemas."""
+    schema = {"$schema": "http://json-schema.org/draft-07/schema#",
+              "dependencies": {"b": ["a"], "c": {"properties": {"a": {"type": "string"}}, "required": ["d"]}}}
+    compiled = compiled_schema(json.dumps(schema), tokenizer)
+    texts = ['{}', '{"a": 1, "b": 2}', '{"d": 1, "c": 2}', '{"b": 1, "c": 2, "a": "x", "d": 4}', '[1]',
+             '{"b": 1}', '{"c": 1}', '{"a": 1, "c": 2, "d": 3}', '{"c": 2, "d": 3, "b": 1}']
+    for text in texts:
+        assert accepts(compiled, tokenizer, text) == is_valid_for(schema, text), text
+    assert sum(is_valid_for(schema, t) for t in texts) == 5
+
+
+def test_dependencies_is_not_a_2020_keyword():
+    """Draft 2020-12 has no `dependencies` (its validator ignores it): a warning, no constraint."""
+    with pytest.warns(syncode.schema.UnknownKeywordWarning, match="#/dependencies"):
+        compiled = compiled_schema(json.dumps({"dependencies": {"b": ["a"]}}), "qwen3")
+    assert accepts(compiled, "qwen3", '{"b": 1}') and is_valid({"dependencies": {"b": ["a"]}}, '{"b": 1}')

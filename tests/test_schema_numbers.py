@@ -11,8 +11,7 @@ from hypothesis import strategies as st
 from syncode.schema.numbers import (
     NotRegularError,
     integer_regex,
-    multiple_of_decimal_regex,
-    multiple_of_integer_dfa,
+    multiple_of_dfa,
     number_regex,
 )
 
@@ -245,7 +244,6 @@ def test_regexes_compile_with_the_project_dfa_compiler():
         number_regex(Decimal("-1.25"), None, exclusive_minimum=True),
         number_regex(Decimal(0), None, exclusive_minimum=True),
         integer_regex(-5, 1234),
-        multiple_of_decimal_regex(Decimal("0.01")),
     ]
     texts = ["0.5", "99.95", "-1.25", "-1.2", "1234", "1234.5", "1.23", "1.230", "1e2", "-0", "100"]
     for regex in cases:
@@ -257,14 +255,22 @@ def test_regexes_compile_with_the_project_dfa_compiler():
 # ---------------------------------------------------------------- multipleOf
 
 
+def divides(step: Decimal, text: str) -> bool:
+    """The exact judgement: `text` is a JSON number without exponent, a multiple of `step`."""
+    if RFC_NUMBER.fullmatch(text) is None or "e" in text.lower():
+        return False
+    with localcontext(EXACT_CONTEXT):
+        return is_integral(Decimal(text) / step)
+
+
 @SETTINGS
 @given(
     st.one_of(st.integers(1, 60), st.sampled_from([97, 100, 1000, 1024])),
     st.lists(st.integers(-(10**12), 10**12), max_size=6),
     st.lists(json_numbers, max_size=5),
 )
-def test_multiple_of_integer_dfa_matches_divisibility(k, numbers, random_texts):
-    dfa = multiple_of_integer_dfa(k)
+def test_multiple_of_dfa_integer_steps(k, numbers, random_texts):
+    dfa = multiple_of_dfa(k)
     n_states, transitions, accepting = dfa
     assert set(transitions) <= set(range(n_states)) and accepting <= set(range(n_states))
     for edges in transitions.values():
@@ -274,50 +280,48 @@ def test_multiple_of_integer_dfa_matches_divisibility(k, numbers, random_texts):
         for v in (n * k, n * k + 1, n * k - 1, n):
             texts += [str(v), f"{v}.0", f"{v}.00", f"{v}.10", f"{v}e0"]
     for text in texts:
-        expected = INTEGER_SYNTAX.fullmatch(text) is not None and int(Decimal(text)) % k == 0
-        assert run_dfa(dfa, text) == expected, (k, text)
-
-
-def test_multiple_of_integer_dfa_states_can_all_accept():
-    n_states, transitions, accepting = multiple_of_integer_dfa(7)
-    alive = set(accepting)
-    while True:
-        more = {s for s, edges in transitions.items() if set(edges.values()) & alive} - alive
-        if not more:
-            break
-        alive |= more
-    assert alive >= set(transitions)
-    for bad in (0, -3):
-        with pytest.raises(ValueError):
-            multiple_of_integer_dfa(bad)
+        assert run_dfa(dfa, text) == divides(Decimal(k), text), (k, text)
 
 
 @SETTINGS
 @given(
-    st.integers(1, 6),
+    st.integers(1, 60),
+    st.integers(0, 4),
     st.lists(st.tuples(st.integers(-(10**9), 10**9), st.integers(0, 9)), max_size=10),
     st.lists(json_numbers, max_size=5),
 )
-def test_multiple_of_decimal_regex_matches_exact_multiples(places, numbers, random_texts):
-    step = Decimal(f"1E-{places}")
-    regex = multiple_of_decimal_regex(step)
-    assert_restricted_syntax(regex)
+def test_multiple_of_dfa_decimal_steps(p, q, numbers, random_texts):
+    """Any decimal step p / 10**q (0.01, 1.5, 0.25, 0.3, ...), exactly."""
+    step = Decimal(p).scaleb(-q)
+    dfa = multiple_of_dfa(step)
     texts = INVALID_TEXTS + random_texts + spellings(Decimal(0))
     for n, k in numbers:
         texts += spellings(decimal_from(n, k))
+        texts += spellings(step * n) + spellings(step * n + decimal_from(1, k + 1))
     for text in texts:
-        expected = RFC_NUMBER.fullmatch(text) is not None and "e" not in text.lower() and is_integral(
-            Decimal(text).scaleb(places, context=EXACT_CONTEXT))
-        assert matches(regex, text) == expected, (step, text, regex)
+        assert run_dfa(dfa, text) == divides(step, text), (step, text)
 
 
-def test_multiple_of_decimal_regex_examples_and_errors():
-    regex = multiple_of_decimal_regex(Decimal("0.010"))
-    assert all(matches(regex, t) for t in ["1.230", "-4", "0.01", "-0.0", "12.3400000"])
-    assert not any(matches(regex, t) for t in ["1.234", "0.001", "1e-2"])
-    for step in ("0.5", "0.25", "0.3", "2.5", "3", "1", "10"):
-        with pytest.raises(NotRegularError):
-            multiple_of_decimal_regex(Decimal(step))
-    for step in ("0", "-0.1"):
+def test_multiple_of_dfa_states_can_all_accept():
+    for step in (7, Decimal("1.5"), Decimal("0.01")):
+        n_states, transitions, accepting = multiple_of_dfa(step)
+        alive = set(accepting)
+        while True:
+            more = {s for s, edges in transitions.items() if set(edges.values()) & alive} - alive
+            if not more:
+                break
+            alive |= more
+        assert alive >= set(transitions)
+
+
+def test_multiple_of_dfa_examples_and_errors():
+    dfa = multiple_of_dfa(Decimal("0.010"))
+    assert all(run_dfa(dfa, t) for t in ["1.230", "-4", "0.01", "-0.0", "12.3400000"])
+    assert not any(run_dfa(dfa, t) for t in ["1.234", "0.001", "1e-2"])
+    dfa = multiple_of_dfa(Decimal("1.5"))
+    assert all(run_dfa(dfa, t) for t in ["0", "4.5", "-3", "1.50", "15"]) and not run_dfa(dfa, "35")
+    with pytest.raises(NotRegularError):  # 123456789 remainders
+        multiple_of_dfa(Decimal("0.123456789"))
+    for step in (Decimal(0), Decimal("-0.1"), 0, -3):
         with pytest.raises(ValueError):
-            multiple_of_decimal_regex(Decimal(step))
+            multiple_of_dfa(step)

@@ -25,9 +25,12 @@ from ..grammar import Grammar, GrammarError
 from ..terminals import ByteDFA
 from . import formats, numbers
 from .language import (
-    ArrayShape, InvalidSchemaError, Language, Node, ObjectShape, TRUE_NODE, UnsupportedSchemaError,
-    all_numbers, all_of, all_strings, not_of, string_set,
+    ArrayShape, InvalidSchemaError, Language, Node, ObjectCases, ObjectShape, TRUE_NODE, UnsupportedSchemaError,
+    all_numbers, all_of, all_strings, any_shapes, intersect_objects, not_of, object_cases, scalar_text,
+    string_set,
 )
+from .arrays import unique_array_rule
+from .objects import ObjectAutomatonError, member_automaton_rule
 from .strings import ANY_CONTENT_RANGES, json_string
 
 ANNOTATIONS = {
@@ -40,6 +43,7 @@ DEPENDENT = {"then", "else", "minContains", "maxContains", "additionalItems", "a
              "patternProperties", "unevaluatedProperties"}
 MAX_STRING_LENGTH = 10_000
 MAX_COUNT = 1_000
+MAX_DEPENDENCY_TRIGGERS = 4  # names whose presence splits an object into cases
 PRETTY_MAX_DEPTH = 16
 WHITESPACE = {"compact", "flexible", "pretty"}
 
@@ -149,6 +153,7 @@ class SchemaCompiler:
         registry = referencing.Registry().with_resource(resource.id() or "", resource).crawl()
         self.spec = spec
         self.validator_class = cls
+        self.dependency_keywords = ("dependencies",) if self.draft in (4, 6, 7) else ("dependentRequired", "dependentSchemas")
         self.root_node = Node(schema, "#", registry.resolver(base_uri=resource.id() or ""))
         self.languages: dict[tuple, Language] = {}
         self.in_progress: set[tuple] = set()
@@ -236,8 +241,8 @@ class SchemaCompiler:
                     continue
                 number_done = True
                 part = self.number_language(node, schema)
-            elif keyword in ("properties", "required", "propertyNames", "minProperties", "maxProperties",
-                             "dependentRequired", "dependentSchemas", "dependencies"):
+            elif keyword in ("properties", "required", "propertyNames", "minProperties", "maxProperties") \
+                    or keyword in self.dependency_keywords:
                 if object_done:
                     continue
                 object_done = True
@@ -314,14 +319,15 @@ class SchemaCompiler:
         if value is False:
             return Language(false=True)
         if isinstance(value, (int, float)):
-            return Language(number=from_regex(number_spellings(value)))
+            return Language(number=from_regex(numbers.number_spellings(value)))
         if isinstance(value, str):
             return Language(string=literal(value))
         if isinstance(value, list):
             prefix = tuple((Node({"const": v}, _ptr(pointer, i), node.resolver),) for i, v in enumerate(value))
             return Language(arrays=(ArrayShape(prefix, None, len(value), len(value)),))
         props = tuple((k, (Node({"const": v}, _ptr(pointer, k), node.resolver),)) for k, v in value.items())
-        return Language(objects=(ObjectShape(props, frozenset(value)),))
+        # Members compare by name, so the keys may come in any order (each a chain of its own).
+        return Language(objects=(ObjectShape(props, frozenset(value), chains=tuple(range(len(props)))),))
 
     def string_language(self, node: Node, schema: dict) -> Language:
         content = all_strings()
@@ -385,15 +391,13 @@ class SchemaCompiler:
 
     def multiple_of(self, node: Node, step: Any) -> CharDFA:
         d = Decimal(repr(step)) if isinstance(step, float) else Decimal(step)
-        if d == d.to_integral_value():
-            n_states, trans, accepting = numbers.multiple_of_integer_dfa(int(d))
-            edges = [sorted((ord(c), ord(c), t) for c, t in trans.get(s, {}).items()) for s in range(n_states)]
-            return CharDFA(edges, [s in accepting for s in range(n_states)]).minimize()
         try:
-            return from_regex(numbers.multiple_of_decimal_regex(d))
+            n_states, trans, accepting = numbers.multiple_of_dfa(d)
         except numbers.NotRegularError as exc:
             self.lenient(self.unsupported("multipleOf", _ptr(node.pointer, "multipleOf"), str(exc)), "multipleOf is ignored")
             return all_numbers()
+        edges = [sorted((ord(c), ord(c), t) for c, t in trans.get(s, {}).items()) for s in range(n_states)]
+        return CharDFA(edges, [s in accepting for s in range(n_states)]).minimize()
 
     # ------------------------------------------------------------------ objects
     def object_language(self, node: Node, schema: dict) -> Language:
@@ -419,10 +423,6 @@ class SchemaCompiler:
                                               f"together with {sorted(applicators)}"), "unevaluatedProperties is ignored")
             else:
                 additional = all_of((additional, self.child(node, schema["unevaluatedProperties"], "unevaluatedProperties")))
-        for keyword in ("dependentRequired", "dependentSchemas", "dependencies"):
-            if keyword in schema and schema[keyword]:
-                self.lenient(self.unsupported(keyword, _ptr(ptr, keyword), "dependencies between properties are not supported yet"),
-                             f"{keyword} is ignored")
         names: CharDFA | None = None
         if "propertyNames" in schema:
             names_lang = self.language(self.child(node, schema["propertyNames"], "propertyNames"))
@@ -442,7 +442,7 @@ class SchemaCompiler:
                 return None
             return tuple(n for n in nodes if not (n.kind == "schema" and n.schema is True))
 
-        props = []
+        props, chains = [], []
         for name in declared + [r for r in required if r not in props_schema]:
             nodes = nodes_for(name)
             if nodes is None:
@@ -450,6 +450,8 @@ class SchemaCompiler:
                     return replace(Language.everything(), objects=())
                 continue
             props.append((name, nodes))
+            # `properties` come in schema order; a name that is only required may come anywhere.
+            chains.append(0 if name in props_schema else len(chains) + 1)
         # Extra keys: classes by which patterns they match (the declared names excluded).
         base = all_strings().difference(string_set(declared + required))
         if names is not None:
@@ -473,8 +475,50 @@ class SchemaCompiler:
         lo, hi = _count(schema.get("minProperties", 0)), _count(schema.get("maxProperties"))
         if (hi is not None and len(required) > hi) or (not extras and lo > len(props)):
             return replace(Language.everything(), objects=())
-        shape = ObjectShape(tuple(props), frozenset(required), tuple(extras), lo, hi)
-        return replace(Language.everything(), objects=(shape,))
+        shape = ObjectShape(tuple(props), frozenset(required), tuple(extras), lo, hi,
+                            tuple(chains) if len(set(chains)) > 1 else ())
+        return replace(Language.everything(), objects=self.dependency_cases(node, schema, shape))
+
+    def dependency_cases(self, node: Node, schema: dict, shape: ObjectShape) -> tuple:
+        """`shape` under the schema's property dependencies, split by which trigger names are
+        present: for each subset, the triggers in it are required (with the names and schemas
+        they bring) and the others are absent. The cases are disjoint and exact."""
+        needs: dict[str, list[str]] = {}
+        schemas: dict[str, list[Node]] = {}
+        sites = []
+        for keyword in self.dependency_keywords:
+            for name, value in schema.get(keyword, {}).items():
+                sites.append((keyword, _ptr(node.pointer, keyword)))
+                if isinstance(value, list):
+                    needs.setdefault(name, []).extend(value)
+                else:
+                    schemas.setdefault(name, []).append(self.child(node, value, keyword, name))
+        triggers = list(dict.fromkeys(list(needs) + list(schemas)))
+        if not triggers:
+            return (shape,)
+        if len(triggers) > MAX_DEPENDENCY_TRIGGERS:
+            self.lenient(self.unsupported(*sites[0], f"dependencies on {len(triggers)} names: the split into one case "
+                                          f"per subset of present names is bounded to {MAX_DEPENDENCY_TRIGGERS} names"),
+                         "the dependencies are ignored")
+            return (shape,)
+        cases = []
+        for present in range(1 << len(triggers)):
+            parts = [shape]
+            for i, name in enumerate(triggers):
+                if present >> i & 1:
+                    names = list(dict.fromkeys([name] + needs.get(name, [])))
+                    rest = all_strings().difference(string_set(names))
+                    required = ObjectShape(tuple((n, ()) for n in names), frozenset(names), ((rest, ()),),
+                                           chains=tuple(range(len(names))) if len(names) > 1 else ())
+                    parts = [intersect_objects(p, required, sites[0]) for p in parts if p is not None]
+                    for sub in schemas.get(name, []):
+                        objects = self.language(sub).objects
+                        parts = [intersect_objects(p, o, sites[0]) for p in parts if p is not None for o in objects]
+                else:
+                    absent = ObjectShape(extras=((all_strings().difference(literal(name)), ()),))
+                    parts = [intersect_objects(p, absent, sites[0]) for p in parts if p is not None]
+            cases += parts
+        return object_cases(cases, sites[0])
 
     # ------------------------------------------------------------------ arrays
     def array_language(self, node: Node, schema: dict) -> Language:
@@ -517,13 +561,11 @@ class SchemaCompiler:
                 contains = None
         elif "minContains" in schema or "maxContains" in schema:
             min_c, max_c = 1, None
-        if schema.get("uniqueItems") is True:
-            self.lenient(self.unsupported("uniqueItems", _ptr(ptr, "uniqueItems"), "unique items are only supported "
-                                          "for small finite item languages, not implemented yet"), "uniqueItems is ignored")
         for bound, kw in ((lo, "minItems"), (hi, "maxItems"), (min_c, "minContains"), (max_c, "maxContains")):
             if bound is not None and bound > MAX_COUNT:
                 raise self.unsupported(kw, _ptr(ptr, kw), f"counts over {MAX_COUNT}")
-        shape = ArrayShape(tuple(prefix), rest_nodes, lo, hi, contains, min_c, max_c)
+        unique = _ptr(ptr, "uniqueItems") if schema.get("uniqueItems") is True else None
+        shape = ArrayShape(tuple(prefix), rest_nodes, lo, hi, contains, min_c, max_c, unique)
         return replace(Language.everything(), arrays=(shape,))
 
     @staticmethod
@@ -557,22 +599,31 @@ class SchemaCompiler:
                 if j != i:
                     rest = rest.union(replace(other, objects=(), arrays=()))
             out = out.union(lang.minus_scalars(rest))
+        site = ("oneOf", _ptr(node.pointer, "oneOf"))
         for kind in ("objects", "arrays"):
             owners = [i for i, lang in enumerate(langs) if getattr(lang, kind)]
-            for a in range(len(owners)):
-                for b in range(a + 1, len(owners)):
-                    if not self.disjoint(getattr(langs[owners[a]], kind), getattr(langs[owners[b]], kind)):
-                        self.lenient(self.unsupported("oneOf", _ptr(node.pointer, "oneOf"),
-                                                      f"branches {owners[a]} and {owners[b]} may both match the same "
-                                                      f"{kind[:-1]} (not provably disjoint)"), "oneOf is taken as anyOf")
+            overlap = next(((a, b) for i, a in enumerate(owners) for b in owners[i + 1:]
+                            if not self.disjoint(getattr(langs[a], kind), getattr(langs[b], kind))), None)
+            if overlap is None:
+                continue
+            if all(getattr(langs[i], kind) == getattr(langs[owners[0]], kind) for i in owners):
+                out = replace(out, **{kind: ()})  # every such value matches all these branches
+                continue
+            if kind == "objects":  # exact: an automaton that counts the branches an object matches
+                branches = tuple(any_shapes(langs[i].objects, site) for i in owners)
+                out = replace(out, objects=(ObjectCases(branches, True, site),))
+                continue
+            self.lenient(self.unsupported(*site, f"branches {overlap[0]} and {overlap[1]} may both match the same "
+                                          "array (not provably disjoint)"), "oneOf is taken as anyOf")
         if len(out.objects) > 1 or len(out.arrays) > 1:
             self.union_sites.append(("oneOf", _ptr(node.pointer, "oneOf")))
         return out
 
     def disjoint(self, shapes_a: tuple, shapes_b: tuple) -> bool:
         """True when no value can match a shape of each (a sufficient test)."""
-        for a in shapes_a:
-            for b in shapes_b:
+        flat = lambda shapes: [x for s in shapes for x in (s.shapes() if isinstance(s, ObjectCases) else (s,))]  # noqa: E731
+        for a in flat(shapes_a):
+            for b in flat(shapes_b):
                 if isinstance(a, ObjectShape):
                     both = a.intersect(b)
                     if both is None:
@@ -622,20 +673,12 @@ class SchemaCompiler:
             return self.symbols[key]
         self.alive.append(node)
         name = self.new_rule("v")
-        self.symbols[key] = name
-        lang = self.language(node)
-        alternatives = []
-        scalar = _scalar_text(lang)
-        if scalar is not None:
-            alternatives.append(self.terminal(scalar))
-        for shape in lang.objects:
-            rule = self.object_rule(shape)
-            if rule is not None:
-                alternatives.append(rule)
-        for shape in lang.arrays:
-            rule = self.array_rule(shape)
-            if rule is not None:
-                alternatives.append(rule)
+        self.symbols[key] = name  # before the parts, so that recursion finds it
+        try:
+            alternatives = self.alternatives(node)
+        except UnsupportedSchemaError:
+            del self.symbols[key], self.rules[name]  # no half-made rule for a later caller to find
+            raise
         if not alternatives:
             self.symbols[key] = None
             del self.rules[name]
@@ -643,7 +686,40 @@ class SchemaCompiler:
         self.rules[name] = alternatives
         return name
 
-    def object_rule(self, shape: ObjectShape) -> str | None:
+    def alternatives(self, node: Node) -> list[str]:
+        """The grammar alternatives of the values `node` allows."""
+        lang = self.language(node)
+        alternatives = []
+        scalar = scalar_text(lang)
+        if scalar is not None:
+            alternatives.append(self.terminal(scalar))
+        objects = lang.objects
+        if len(objects) > 1 and not any(isinstance(o, ObjectCases) and o.exactly_one for o in objects):
+            # Alternatives that start alike are one automaton, so LALR(1) need not pick one early.
+            objects = object_cases(objects, self.union_sites[-1] if self.union_sites else ("anyOf", node.pointer))
+        for shape in objects:
+            rule = self.object_rule(shape)
+            if rule is not None:
+                alternatives.append(rule)
+        for shape in lang.arrays:
+            rule = self.array_rule(shape)
+            if rule is not None:
+                alternatives.append(rule)
+        return alternatives
+
+    def object_rule(self, shape: ObjectShape | ObjectCases) -> str | None:
+        if isinstance(shape, ObjectCases) and not shape.exactly_one:
+            try:
+                return member_automaton_rule(self, shape)
+            except ObjectAutomatonError:
+                # The branches' values differ in a way the automaton cannot split: one
+                # alternative per shape, as LALR(1) decides them (or the emission reports).
+                rules = [r for r in map(self.object_rule, shape.shapes()) if r is not None]
+                out = self.new_rule("objs")
+                self.rules[out] = rules or ["NEVER"]
+                return out
+        if isinstance(shape, ObjectCases) or len(set(shape.bounded().chain_ids())) > 1:
+            return member_automaton_rule(self, shape)
         props = []
         for name, nodes in shape.props:
             value = self.symbol(nodes)
@@ -698,6 +774,11 @@ class SchemaCompiler:
         return out
 
     def array_rule(self, shape: ArrayShape) -> str | None:
+        if shape.unique is not None:
+            try:
+                return unique_array_rule(self, shape, shape.unique)
+            except UnsupportedSchemaError as exc:
+                self.lenient(exc, "uniqueItems is ignored")
         prefix = []
         for nodes in shape.prefix:
             value = self.symbol(nodes)
@@ -900,35 +981,6 @@ def _whitespace_regex(options: SchemaOptions) -> str:
     if options.whitespace == "pretty":
         return f"(?:\\n(?:{' ' * options.indent}){{0,{PRETTY_MAX_DEPTH}}})?"
     return f"[ \\t\\n\\r]{{0,{options.max_whitespace}}}"
-
-
-def number_spellings(value: int | float) -> str:
-    """A regex for the JSON texts equal to the number `value`: its decimal form with any
-    number of trailing fraction zeros (and `-0` for zero), and `json.dumps`'s own form."""
-    d = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
-    sign = "-" if d < 0 else ""
-    d = abs(d)
-    if d == 0:
-        body = r"-?0(?:\.0+)?"
-    elif d == d.to_integral_value():
-        body = sign + str(int(d)) + r"(?:\.0+)?"
-    else:
-        text = format(d.normalize(), "f")
-        body = sign + text.replace(".", r"\.") + "0*"
-    own = json.dumps(value).replace(".", r"\.").replace("+", r"\+")
-    return f"(?:{body}|{own})"
-
-
-def _scalar_text(lang: Language) -> CharDFA | None:
-    """One automaton over JSON text for every scalar value the language allows."""
-    out: CharDFA | None = None
-    parts = [literal("null") if lang.null else None, literal("true") if lang.true else None,
-             literal("false") if lang.false else None, lang.number,
-             json_string(lang.string) if lang.string is not None else None]
-    for part in parts:
-        if part is not None:
-            out = part if out is None else out.union(part)
-    return out
 
 
 def schema_to_grammar(schema: Any, **options: Any) -> Grammar:

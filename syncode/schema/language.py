@@ -11,12 +11,12 @@ and an `UnsupportedSchemaError` otherwise.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..automata import CharDFA, any_string, from_regex, literal
 from .numbers import JSON_NUMBER
-from .strings import ANY_CONTENT_RANGES
+from .strings import ANY_CONTENT_RANGES, json_string
 
 
 class SchemaError(ValueError):
@@ -96,17 +96,26 @@ def string_set(names) -> CharDFA:
     return out
 
 
+MAX_ORDER_STATES = 128  # interleavings of property chains one object automaton may track
+
+
 @dataclass(frozen=True)
 class ObjectShape:
-    """Objects with declared properties (in order; each value must satisfy every node of
-    its tuple), required names, extra key classes (disjoint key languages that exclude the
-    declared names, with the nodes their values must satisfy) and a count range."""
+    """Objects with declared properties (each value must satisfy every node of its tuple),
+    required names, extra key classes (disjoint key languages that exclude the declared
+    names, with the nodes their values must satisfy) and a count range.
+
+    Declared properties are split into chains (`chains[i]` is property i's chain; empty: one
+    chain): properties of one chain appear in declaration order, chains interleave freely. A
+    schema's `properties` are one chain; a name that is only `required`, a `const` object's
+    keys and the properties another `allOf` part adds are chains of their own."""
 
     props: tuple[tuple[str, tuple[Node, ...]], ...] = ()
     required: frozenset = frozenset()
     extras: tuple[tuple[CharDFA, tuple[Node, ...]], ...] = ()
     min_props: int = 0
     max_props: int | None = None
+    chains: tuple[int, ...] = ()
 
     @staticmethod
     def everything() -> "ObjectShape":
@@ -115,6 +124,27 @@ class ObjectShape:
     def is_everything(self) -> bool:
         return (not self.props and not self.required and self.min_props == 0 and self.max_props is None
                 and len(self.extras) == 1 and not self.extras[0][1] and self.extras[0][0] == all_strings())
+
+    def chain_ids(self) -> tuple[int, ...]:
+        return self.chains or (0,) * len(self.props)
+
+    def bounded(self) -> "ObjectShape":
+        """The same shape with the last chains concatenated until tracking their
+        interleavings takes at most `MAX_ORDER_STATES` states (a sound restriction: fewer
+        property orders); a single chain drops the chain ids."""
+        ids = self.chain_ids()
+        order = list(dict.fromkeys(ids))
+        while len(order) > 1:
+            states = 1
+            for c in order:
+                states *= ids.count(c) + 1
+            if states <= MAX_ORDER_STATES:
+                break
+            ids = tuple(order[-2] if c == order[-1] else c for c in ids)
+            order.pop()
+        if len(order) <= 1:
+            return replace(self, chains=())
+        return replace(self, chains=ids)
 
     def nodes_for(self, name: str) -> tuple[Node, ...] | None:
         """What the value of property `name` must satisfy, or None when the name is not allowed."""
@@ -128,6 +158,11 @@ class ObjectShape:
 
     def intersect(self, other: "ObjectShape") -> "ObjectShape | None":
         names = list(dict.fromkeys([n for n, _ in self.props] + [n for n, _ in other.props]))
+        chain_of: dict[str, tuple] = {}
+        for (name, _), c in zip(other.props, other.chain_ids()):
+            chain_of[name] = ("b", c)
+        for (name, _), c in zip(self.props, self.chain_ids()):
+            chain_of[name] = ("a", c)  # a name both declare keeps this shape's place
         required = self.required | other.required
         props = []
         for name in names:
@@ -146,23 +181,95 @@ class ObjectShape:
                     extras.append((keys, na + nb))
         lo = max(self.min_props, other.min_props)
         hi = min(x for x in (self.max_props, other.max_props, 1 << 60) if x is not None)
-        for name in required - set(names):
-            # A required name neither shape declares: declare it (after the others).
+        for name in sorted(required - set(names)):
+            # A required name neither shape declares: declare it, in a chain of its own.
             a, b = self.nodes_for(name), other.nodes_for(name)
             if a is None or b is None:
                 return None
             props.append((name, a + b))
+            chain_of[name] = ("r", name)
             extras = [(k.difference(literal(name)), n) for k, n in extras]
             extras = [(k, n) for k, n in extras if not k.is_empty()]
         if lo > hi or len(required) > hi:
             return None
-        return ObjectShape(tuple(props), required, tuple(extras), lo, None if hi == 1 << 60 else hi)
+        numbers: dict[tuple, int] = {}
+        chains = tuple(numbers.setdefault(chain_of[name], len(numbers)) for name, _ in props)
+        return ObjectShape(tuple(props), required, tuple(extras), lo, None if hi == 1 << 60 else hi,
+                           chains if len(numbers) > 1 else ())
+
+
+@dataclass(frozen=True)
+class ObjectCases:
+    """Objects matched by at least one branch (`exactly_one`: by exactly one), a branch
+    matching when any of its shapes does. Emitted as one deterministic automaton over the
+    members (`objects.py`), so branches that share keys need no LALR(1) decision. `site`
+    names the keyword that made the cases, for errors."""
+
+    branches: tuple[tuple[ObjectShape, ...], ...]
+    exactly_one: bool = False
+    site: tuple[str, str] = field(default=("anyOf", "#"), compare=False)
+
+    def is_everything(self) -> bool:
+        return False
+
+    def shapes(self) -> tuple[ObjectShape, ...]:
+        return tuple(s for branch in self.branches for s in branch)
+
+
+def any_shapes(objects, site: tuple[str, str]) -> tuple[ObjectShape, ...]:
+    """The shapes whose union `objects` (shapes or cases that need one branch, None skipped) is."""
+    flat: list[ObjectShape] = []
+    for s in objects:
+        if isinstance(s, ObjectCases):
+            if s.exactly_one:
+                raise UnsupportedSchemaError(*site, "`oneOf` over objects combined with other object cases")
+            flat += s.shapes()
+        elif s is not None:
+            flat.append(s)
+    return _unique(flat)
+
+
+def object_cases(objects, site: tuple[str, str]) -> tuple:
+    """The objects of any of `objects` (see `any_shapes`) as a Language's `objects`: one
+    shape alone, or one `ObjectCases`."""
+    flat = any_shapes(objects, site)
+    if len(flat) <= 1:
+        return tuple(flat)
+    return (ObjectCases((flat,), False, site),)
+
+
+def intersect_objects(a, b, where: tuple[str, str]):
+    """The objects of both `a` and `b` (shapes or cases), or None."""
+    if isinstance(b, ObjectCases) and not isinstance(a, ObjectCases):
+        a, b = b, a
+    if not isinstance(a, ObjectCases):
+        return b if a.is_everything() else a if b.is_everything() else a.intersect(b)
+    if b.is_everything():
+        return a
+    if isinstance(b, ObjectCases):
+        if a.exactly_one and b.exactly_one:
+            raise UnsupportedSchemaError(*where, "two `oneOf`s over objects on one object")
+        if b.exactly_one:
+            a, b = b, a
+        others = b.shapes()
+    else:
+        others = (b,)
+    branches = tuple(tuple(x for x in (s.intersect(o) for s in branch for o in others) if x is not None)
+                     for branch in a.branches)
+    branches = tuple(br for br in branches if br)
+    if not branches:
+        return None
+    if not a.exactly_one or len(branches) == 1:
+        found = object_cases([s for br in branches for s in br], a.site)
+        return found[0] if found else None
+    return ObjectCases(branches, True, a.site)
 
 
 @dataclass(frozen=True)
 class ArrayShape:
     """Arrays: item i satisfies `prefix[i]` (then `items`; None: no more items), a length
-    range, and an optional `contains` count range."""
+    range, an optional `contains` count range, and `unique`: the pointer of a
+    `uniqueItems: true` that applies (None: duplicates allowed)."""
 
     prefix: tuple[tuple[Node, ...], ...] = ()
     items: tuple[Node, ...] | None = ()
@@ -171,7 +278,7 @@ class ArrayShape:
     contains: tuple[Node, ...] | None = None
     min_contains: int = 1
     max_contains: int | None = None
-    unique: bool = False
+    unique: str | None = None
 
     def is_everything(self) -> bool:
         return self == ArrayShape()
@@ -270,7 +377,7 @@ class Language:
         objects = []
         for a in self.objects:
             for b in other.objects:
-                objects.append(b if a.is_everything() else a if b.is_everything() else a.intersect(b))
+                objects.append(intersect_objects(a, b, where))
         arrays = []
         for a in self.arrays:
             for b in other.arrays:
@@ -304,7 +411,7 @@ def _complement_objects(shapes: tuple[ObjectShape, ...], where: tuple[str, str])
         return (ObjectShape.everything(),)
     if any(s.is_everything() for s in shapes):
         return ()
-    if len(shapes) == 1:
+    if len(shapes) == 1 and isinstance(shapes[0], ObjectShape):
         s = shapes[0]
         names = {n for n, _ in s.props} | set(s.required)
         open_extras = len(s.extras) == 1 and not s.extras[0][1] and s.extras[0][0] == all_strings().difference(string_set(names))
@@ -320,3 +427,15 @@ def _complement_objects(shapes: tuple[ObjectShape, ...], where: tuple[str, str])
             return tuple(out)
     raise UnsupportedSchemaError(*where, "the complement of this object constraint is not supported "
                                  "(only of constraints on a single property)")
+
+
+def scalar_text(lang: Language) -> CharDFA | None:
+    """One automaton over JSON text for every scalar value the language allows."""
+    out: CharDFA | None = None
+    parts = [literal("null") if lang.null else None, literal("true") if lang.true else None,
+             literal("false") if lang.false else None, lang.number,
+             json_string(lang.string) if lang.string is not None else None]
+    for part in parts:
+        if part is not None:
+            out = part if out is None else out.union(part)
+    return out

@@ -1,7 +1,7 @@
 """Numeric JSON Schema keywords as regular languages over JSON number text.
 
 Owns the translation of `minimum` / `maximum` / `exclusiveMinimum` / `exclusiveMaximum`
-(for `integer` and `number`) and `multipleOf` into regular expressions (or, for integral
+(for `integer` and `number`) and `multipleOf` into regular expressions (or, for
 `multipleOf`, a DFA) whose full matches are exactly the JSON number texts (RFC 8259) with
 the constrained value. Regexes use only literals, character classes, `|`, `(?:...)` and
 the quantifiers `? * + {m} {m,n} {m,}`; their size grows with the number of digits of
@@ -15,6 +15,7 @@ Documented restrictions (texts excluded although their value qualifies):
 """
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 DIGIT = "[0-9]"
@@ -26,6 +27,8 @@ JSON_NUMBER = "-?" + UNSIGNED_INTEGER + ANY_FRACTION + EXPONENT  # every JSON nu
 JSON_INTEGER = "-?" + UNSIGNED_INTEGER + ZERO_FRACTION  # integer texts without exponent
 ZERO_MANTISSA = "0" + ZERO_FRACTION
 NONZERO_MANTISSA = r"(?:[1-9][0-9]*(?:\.[0-9]+)?|0\.0*[1-9][0-9]*)"
+# One text per value: no exponent, no trailing fraction zeros (and "-0" stands apart).
+CANONICAL_NUMBER = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]*[1-9])?"
 
 # A bound on an unsigned value: (value, strict); strict excludes the value itself.
 Bound = tuple[Decimal, bool]
@@ -356,51 +359,98 @@ def _zero_bounded(has_min: bool, has_max: bool, exclusive_minimum: bool, exclusi
     return mantissa + EXPONENT
 
 
-def multiple_of_integer_dfa(k: int) -> tuple[int, dict[int, dict[str, int]], set[int]]:
-    """DFA over `-0123456789.` matching JSON integer texts `-?(0|[1-9][0-9]*)(\\.0+)?` divisible by k.
+MAX_MULTIPLE_OF_STATES = 20_000
 
+
+def multiple_of_dfa(step: Decimal | int) -> tuple[int, dict[int, dict[str, int]], set[int]]:
+    """DFA over `-0123456789.` matching JSON number texts without exponent whose value is a
+    multiple of `step` (any positive decimal, p / 10**q in lowest terms of the digits).
+
+    x is a multiple of p / 10**q iff x * 10**q is an integer divisible by p: at most q
+    fraction digits that are not zero, and the digits read so far taken modulo p. The states
+    track that remainder and how many fraction digits were read (up to q).
     Returns (n_states, transitions state -> {char -> state}, accepting states); state 0
-    starts. States that cannot reach acceptance are omitted. Raises ValueError for k <= 0.
+    starts. States that cannot reach acceptance are omitted. Raises ValueError for a step
+    that is not positive and NotRegularError when the automaton would exceed
+    `MAX_MULTIPLE_OF_STATES` states.
     """
-    if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
-        raise ValueError(f"multipleOf must be a positive integer, not {k!r}")
-    start, minus, zero, dot, fraction_zeros = range(5)
-
-    def remainder(r: int) -> int:
-        """State after a non-zero-leading digit string whose value is r modulo k."""
-        return 5 + r
-
-    transitions: dict[int, dict[str, int]] = {
-        start: {"-": minus, "0": zero},
-        minus: {"0": zero},
-        zero: {".": dot},
-        dot: {"0": fraction_zeros},
-        fraction_zeros: {"0": fraction_zeros},
-    }
-    for d in range(1, 10):
-        transitions[start][str(d)] = transitions[minus][str(d)] = remainder(d % k)
-    for r in range(k):
-        transitions[remainder(r)] = {str(d): remainder((10 * r + d) % k) for d in range(10)}
-    transitions[remainder(0)]["."] = dot
-    return 5 + k, transitions, {zero, fraction_zeros, remainder(0)}
-
-
-def multiple_of_decimal_regex(step: Decimal) -> str:
-    """Regex matching JSON number texts (no exponent) whose value is a multiple of step = 10**-d, d >= 1.
-
-    Such texts have at most d fraction digits once trailing zeros are dropped.
-    Raises NotRegularError for any other positive step (integral steps are served by
-    `multiple_of_integer_dfa`) and ValueError for a step that is not positive and finite.
-    """
-    step = _to_decimal(step, "multipleOf")
-    if step <= 0:
-        raise ValueError(f"multipleOf must be positive, not {step}")
-    if step == step.to_integral_value():
-        raise NotRegularError(f"multipleOf {step} is integral: use multiple_of_integer_dfa")
-    _, digits, exponent = step.normalize().as_tuple()
-    if digits != (1,):
-        raise NotRegularError(
-            f"multipleOf {step} is not a power of ten: only steps 10**-d have a regex here"
-        )
+    d = _to_decimal(step, "multipleOf")
+    if not d > 0:
+        raise ValueError(f"multipleOf must be positive, not {step!r}")
+    exponent = d.normalize().as_tuple().exponent
     assert isinstance(exponent, int)
-    return "-?" + UNSIGNED_INTEGER + _optional(r"\." + _repeat(DIGIT, 1, -exponent) + "0*")
+    q = max(0, -exponent)
+    p = int(d.scaleb(q))
+    if p * (q + 2) > MAX_MULTIPLE_OF_STATES:
+        raise NotRegularError(f"multipleOf {d} needs an automaton of about {p * (q + 2)} states "
+                              f"(over {MAX_MULTIPLE_OF_STATES})")
+    transitions: dict[tuple, dict[str, tuple]] = {}
+
+    def add(state: tuple, char: str, target: tuple) -> None:
+        transitions.setdefault(state, {})[char] = target
+
+    add(("start",), "-", ("minus",))
+    for first in (("start",), ("minus",)):
+        add(first, "0", ("int", 0, True))
+        for digit in range(1, 10):
+            add(first, str(digit), ("int", digit % p, False))
+    add(("int", 0, True), ".", ("dot", 0))
+    for r in range(p):
+        for digit in range(10):
+            add(("int", r, False), str(digit), ("int", (10 * r + digit) % p, False))
+        add(("int", r, False), ".", ("dot", r))
+        if q:
+            for digit in range(10):
+                add(("dot", r), str(digit), ("frac", (10 * r + digit) % p, 1))
+        else:
+            add(("dot", r), "0", ("frac", r, 0))
+        for k in range(1 if q else 0, q + 1):
+            if k < q:
+                for digit in range(10):
+                    add(("frac", r, k), str(digit), ("frac", (10 * r + digit) % p, k + 1))
+            else:  # q fraction digits read: only trailing zeros may follow
+                add(("frac", r, k), "0", ("frac", r, k))
+
+    def accepting(state: tuple) -> bool:
+        if state[0] == "int":
+            return state[1] * 10 ** q % p == 0
+        return state[0] == "frac" and state[1] * 10 ** (q - state[2]) % p == 0
+
+    reached, stack = {("start",)}, [("start",)]
+    while stack:
+        for t in transitions.get(stack.pop(), {}).values():
+            if t not in reached:
+                reached.add(t)
+                stack.append(t)
+    alive = {s for s in reached if accepting(s)}
+    while True:
+        more = {s for s in reached - alive if set(transitions.get(s, {}).values()) & alive}
+        if not more:
+            break
+        alive |= more
+    ids: dict[tuple, int] = {("start",): 0}
+    for s in sorted(alive, key=repr):
+        ids.setdefault(s, len(ids))
+    table = {ids[s]: {c: ids[t] for c, t in transitions[s].items() if t in alive}
+             for s in ids if s in transitions}
+    return len(ids), {s: row for s, row in table.items() if row}, {ids[s] for s in alive if accepting(s)}
+
+
+def decimal_spellings(d: Decimal) -> str:
+    """A regex for the JSON texts without exponent equal to `d`: its decimal form with any
+    number of trailing fraction zeros (and `-0` for zero)."""
+    sign = "-" if d < 0 else ""
+    d = abs(d)
+    if d == 0:
+        return r"-?0(?:\.0+)?"
+    if d == d.to_integral_value():
+        return sign + str(int(d)) + r"(?:\.0+)?"
+    return sign + format(d.normalize(), "f").replace(".", r"\.") + "0*"
+
+
+def number_spellings(value: int | float) -> str:
+    """A regex for the JSON texts equal to the number `value`: `decimal_spellings` and
+    `json.dumps`'s own form."""
+    d = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    own = json.dumps(value).replace(".", r"\.").replace("+", r"\+")
+    return f"(?:{decimal_spellings(d)}|{own})"
