@@ -116,12 +116,20 @@ def suite_report(results: Sequence[CaseResult], title: str, notes: str = "", det
             return [f"{counts(part)[PASS]}/{len(part)}", f"{counts(part)[PASS] / len(part):.2f}"]
         parts += [_side_by_side(engines, "category", ("passed", "fraction"), cells), ""]
         parts += [f"- {engine}: {_overall_line(rs)}" for engine, rs in engines.items()] + [""]
-    for engine, rs in engines.items():
-        rows = [_suite_row(name, part) for name, part in by_key(rs, "category").items()]
-        rows.append(_suite_row("**overall**", rs))
-        parts += [f"## {engine}", "", table(SUITE_HEADER, rows), "", f"Overall: {_overall_line(rs)}.", "",
-                  f"### {engine}: cases that did not pass", ""] + _details(rs, details) + [""]
+    parts += _engine_sections(engines, SUITE_HEADER, _suite_row, "cases", details)
     return "\n".join(parts)
+
+
+def _engine_sections(engines: dict, header: Sequence[str], row, what: str, details: int | None) -> list[str]:
+    """Per engine: its table (a `row(name, results)` per category, then overall), its overall
+    line and the `what` (cases, schemas) that did not pass."""
+    parts: list[str] = []
+    for engine, rs in engines.items():
+        rows = [row(name, part) for name, part in by_key(rs, "category").items()]
+        rows.append(row("**overall**", rs))
+        parts += [f"## {engine}", "", table(header, rows), "", f"Overall: {_overall_line(rs)}.", "",
+                  f"### {engine}: {what} that did not pass", ""] + _details(rs, details) + [""]
+    return parts
 
 
 BENCH_HEADER = ("subset", "schemas", "passing", "unsupported", "invalid schema", "timeout", "crash",
@@ -167,9 +175,5 @@ def bench_report(results: Sequence[CaseResult], title: str, notes: str = "", det
     if len(engines) > 1:
         parts += [_side_by_side(engines, "subset", BENCH_BLOCK, _bench_cells), ""]
     parts += [BENCH_NOTES + (" " + notes if notes else ""), ""]
-    for engine, rs in engines.items():
-        rows = [_bench_row(name, part) for name, part in by_key(rs, "category").items()]
-        rows.append(_bench_row("**overall**", rs))
-        parts += [f"## {engine}", "", table(BENCH_HEADER, rows), "", f"Overall: {_overall_line(rs)}.", "",
-                  f"### {engine}: schemas that did not pass", ""] + _details(rs, details) + [""]
+    parts += _engine_sections(engines, BENCH_HEADER, _bench_row, "schemas", details)
     return "\n".join(parts)

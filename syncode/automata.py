@@ -116,7 +116,7 @@ class CharDFA:
 
     def minimize(self) -> "CharDFA":
         """Trim dead and unreachable states and merge equivalent ones (Moore refinement)."""
-        live = self._live()
+        live = self.live_states()
         if not live[0]:
             return CharDFA([[]], [False])
         edges = [[(lo, hi, t) for lo, hi, t in row if live[t]] for row in self.edges]
@@ -143,7 +143,8 @@ class CharDFA:
             out_acc[c] = self.accepting[s]
         return CharDFA(out_edges, out_acc)
 
-    def _live(self) -> list[bool]:
+    def live_states(self) -> list[bool]:
+        """For each state, whether some accepting state is reachable from it."""
         live = list(self.accepting)
         changed = True
         while changed:

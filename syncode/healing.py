@@ -64,8 +64,7 @@ class Unconstrained(DraftMethods):
         return not self.is_terminated()
 
     def rollback(self, num_tokens: int = 1) -> None:
-        if not 0 <= num_tokens <= len(self._history):
-            raise ValueError(f"cannot roll back {num_tokens} tokens: {len(self._history)} accepted")
+        self._check_rollback(num_tokens)
         del self._history[len(self._history) - num_tokens:]
 
     def accepts_continuations(self, token_ids: Sequence[int], skip: int = 0, prefix: bytes = b"") -> np.ndarray:
@@ -195,8 +194,7 @@ class HealedMatcher(DraftMethods):
         return True
 
     def rollback(self, num_tokens: int = 1) -> None:
-        if not 0 <= num_tokens <= len(self._history):
-            raise ValueError(f"cannot roll back {num_tokens} tokens: {len(self._history)} accepted")
+        self._check_rollback(num_tokens)
         if num_tokens == 0:
             return
         undone = self._history[len(self._history) - num_tokens:]

@@ -137,56 +137,25 @@ class RowTable:
             self._rows[found] = row
         return found
 
-    def add_tokens(self, token_ids: np.ndarray) -> int:
-        return self.add(token_row(token_ids, self.n_words))
-
     def array(self) -> np.ndarray:
         return self._rows[: len(self.index)]
 
 
-class TrieBuilder:
-    """Per state, per terminal, a trie of remainders in preorder (see the module docstring)."""
-
-    def __init__(self, info: TokenizerInfo) -> None:
-        self.info = info
-        self.parts: dict[str, list[np.ndarray]] = {name: [] for name in (
-            "root_term", "root_lo", "root_hi", "node_byte", "node_depth", "node_end", "node_tok_end", "node_toks")}
-        self.roots_per_state: list[int] = []
-        self.n_nodes = 0
-        self.n_toks = 0
-
-    def add_state(self, tokens: np.ndarray, rem_lo: np.ndarray, terms: np.ndarray) -> None:
-        """One state's boundary tokens, their remainder starts and terminals, in any order."""
-        if tokens.size == 0:
-            self.roots_per_state.append(0)
-            return
-        order = np.lexsort((suffix_ranks(self.info)[rem_lo], terms))
-        tokens, rem_lo, terms = tokens[order].astype(np.int32), rem_lo[order], terms[order]
-        size = int((self.info.offsets[tokens + 1] - rem_lo).sum())
-        node_byte = np.empty(size, np.uint8)
-        node_depth, node_end, node_tok_end = (np.empty(size, np.int32) for _ in range(3))
-        root_term, root_lo, root_hi = (np.empty(tokens.size, np.int32) for _ in range(3))
-        n, r = build_remainder_tries(self.info.flat, self.info.offsets, tokens, rem_lo, terms, node_byte, node_depth,
-                                     node_end, node_tok_end, root_term, root_lo, root_hi)
-        base = self.n_nodes
-        for name, arr in (("root_term", root_term[:r]), ("root_lo", root_lo[:r] + base), ("root_hi", root_hi[:r] + base),
-                          ("node_byte", node_byte[:n]), ("node_depth", node_depth[:n]), ("node_end", node_end[:n] + base),
-                          ("node_tok_end", node_tok_end[:n] + self.n_toks), ("node_toks", tokens)):
-            self.parts[name].append(arr)
-        self.roots_per_state.append(r)
-        self.n_nodes += n
-        self.n_toks += tokens.size
-
-    def arrays(self) -> dict[str, np.ndarray]:
-        cat = {name: np.concatenate(arrs).astype(np.uint8 if name == "node_byte" else np.int32) if arrs
-               else np.zeros(0, np.uint8 if name == "node_byte" else np.int32) for name, arrs in self.parts.items()}
-        # node_tok_ptr[i + 1] ends node i's tokens; node i's tokens start where node i - 1's end.
-        return {
-            "root_ptr": np.r_[0, np.cumsum(self.roots_per_state)].astype(np.int32),
-            "root_term": cat["root_term"], "root_lo": cat["root_lo"], "root_hi": cat["root_hi"],
-            "node_byte": cat["node_byte"], "node_depth": cat["node_depth"], "node_end": cat["node_end"],
-            "node_tok_ptr": np.r_[0, cat["node_tok_end"]].astype(np.int32), "node_toks": cat["node_toks"],
-        }
+def remainder_tries(info: TokenizerInfo, tokens: np.ndarray, rem_lo: np.ndarray, terms: np.ndarray) -> dict[str, np.ndarray]:
+    """One state's boundary tokens (remainder starts and terminals, in any order) as a trie of
+    remainders per terminal, in preorder (see the module docstring)."""
+    order = np.lexsort((suffix_ranks(info)[rem_lo], terms))
+    tokens, rem_lo, terms = tokens[order].astype(np.int32), rem_lo[order], terms[order]
+    size = int((info.offsets[tokens + 1] - rem_lo).sum())
+    node_byte = np.empty(size, np.uint8)
+    node_depth, node_end, node_tok_end = (np.empty(size, np.int32) for _ in range(3))
+    root_term, root_lo, root_hi = (np.empty(tokens.size, np.int32) for _ in range(3))
+    n, r = build_remainder_tries(info.flat, info.offsets, tokens, rem_lo, terms, node_byte, node_depth,
+                                 node_end, node_tok_end, root_term, root_lo, root_hi)
+    # node_tok_ptr[i + 1] ends node i's tokens; node i's tokens start where node i - 1's end.
+    return {"root_term": root_term[:r], "root_lo": root_lo[:r], "root_hi": root_hi[:r],
+            "node_byte": node_byte[:n], "node_depth": node_depth[:n], "node_end": node_end[:n],
+            "node_tok_ptr": np.r_[0, node_tok_end[:n]].astype(np.int32), "node_toks": tokens}
 
 
 @functools.lru_cache(maxsize=4)
@@ -236,16 +205,12 @@ def build_entry(trans: np.ndarray, accept: np.ndarray, alive: np.ndarray, sig: S
     # Tokens that end the lexeme after consuming some bytes: tries by (terminal, remainder).
     ends = np.nonzero(die >= 1)[0]
     ends = ends[accept[last[ends]] >= 0]
-    trie = TrieBuilder(info)
-    trie.add_state(ends, info.offsets[ends] + die[ends], term_canon[accept[last[ends]]].astype(np.int64))
-    tries = trie.arrays()
+    tries = remainder_tries(info, ends, info.offsets[ends] + die[ends], term_canon[accept[last[ends]]].astype(np.int64))
     return {
         "inside": token_row(inside, words), "die0": die0,
         "grp_state": np.array(grp_state, dtype=np.int32),
         "grp_rows": np.array(grp_rows, dtype=np.uint32).reshape(len(grp_rows), words),
-        "root_term": tries["root_term"], "root_lo": tries["root_lo"], "root_hi": tries["root_hi"],
-        "node_byte": tries["node_byte"], "node_depth": tries["node_depth"], "node_end": tries["node_end"],
-        "node_tok_ptr": tries["node_tok_ptr"], "node_toks": tries["node_toks"],
+        **tries,
     }
 
 

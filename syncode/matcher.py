@@ -28,7 +28,12 @@ MAX_FORCED_BYTES = 256
 
 class DraftMethods:
     """Draft checks shared by every matcher (needs accept_token, rollback and
-    fill_next_token_bitmask)."""
+    fill_next_token_bitmask, and a `_history` with one record per accepted token)."""
+
+    def _check_rollback(self, num_tokens: int) -> None:
+        """ValueError unless 0 <= num_tokens <= the number of tokens accepted."""
+        if not 0 <= num_tokens <= len(self._history):
+            raise ValueError(f"cannot roll back {num_tokens} tokens: {len(self._history)} accepted")
 
     def validate_tokens(self, token_ids: Sequence[int]) -> int:
         """Length of the longest prefix of `token_ids` that would be accepted; state unchanged."""
@@ -149,8 +154,7 @@ class GrammarMatcher(DraftMethods):
 
     def rollback(self, num_tokens: int = 1) -> None:
         """Undo the last `num_tokens` accepted tokens."""
-        if not 0 <= num_tokens <= len(self._history):
-            raise ValueError(f"cannot roll back {num_tokens} tokens: {len(self._history)} accepted")
+        self._check_rollback(num_tokens)
         if num_tokens == 0:
             return
         node, q, pool_len, terminated = self._history[-num_tokens]

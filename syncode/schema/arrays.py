@@ -34,13 +34,7 @@ class RuleHost(Protocol):
 
 def finite_words(dfa: CharDFA, limit: int) -> list[str] | None:
     """Every string `dfa` accepts, or None when there are infinitely many or over `limit`."""
-    live = list(dfa.accepting)
-    changed = True
-    while changed:
-        changed = False
-        for s, row in enumerate(dfa.edges):
-            if not live[s] and any(live[t] for _, _, t in row):
-                live[s] = changed = True
+    live = dfa.live_states()
     if not live[0]:
         return []
     succ = {s: [(lo, hi, t) for lo, hi, t in row if live[t]] for s, row in enumerate(dfa.edges) if live[s]}
