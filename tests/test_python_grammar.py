@@ -306,6 +306,7 @@ LAYOUT = [
     "match x:\n    case [1, *_] | {'k': _}:\n        pass\n    case Point(x=0) if y:\n        pass\n",
     "match = 1\ncase = 2\n_ = 3\nmatch.group(1)\n", "match x:\n    case _.y:\n        pass\n",
     "\u00e9t\u00e9 = 1\n", "x\u20ac = 1\n",
+    "x = f'{'a'}'\n", "type X = int\n", "def f[T](x: T): pass\n",  # 3.12 syntax, refused by 3.11 too
 ]
 
 
@@ -327,6 +328,8 @@ def test_trailing_whitespace_line_at_end(src: str) -> None:
     ("match(x)\n", "`match` then ( begins a match statement"),
     ("match[i] = v\n", "`match` then [ begins a match statement"),
     ("match - 1\n", "`match` then - begins a match statement"),
+    ("x = 1\ry = 2\n", "a lone carriage return is not a line end"),
+    ("if x:\n" + " " * 300 + "y\n", "blocks open at widths up to 255 only"),
 ])
 def test_documented_rejections_of_valid_code(src: str, why: str) -> None:
     assert cpython_error(src) is None
