@@ -38,18 +38,18 @@ class CompileStats:
 
 
 class MaskCache:
-    """Masks already computed, keyed by exactly what a mask depends on: the lexer state and
+    """Masks already computed, keyed by exactly what a mask depends on: the lexer state, its register and
     the parser stack's full contents. Shared by every matcher of a compiled grammar; least
     recently used entries go first once `max_bytes` is reached (0 disables the cache)."""
 
     def __init__(self, max_bytes: int, row_bytes: int = 1) -> None:
         self.capacity = max_bytes // max(row_bytes, 1)
-        self.entries: OrderedDict[tuple[int, bytes], np.ndarray] = OrderedDict()
+        self.entries: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self.lock = threading.Lock()
         self.hits = 0
         self.misses = 0
 
-    def get(self, key: tuple[int, bytes]) -> np.ndarray | None:
+    def get(self, key: tuple) -> np.ndarray | None:
         with self.lock:
             row = self.entries.get(key)
             if row is None:
@@ -59,7 +59,7 @@ class MaskCache:
             self.hits += 1
             return row
 
-    def put(self, key: tuple[int, bytes], row: np.ndarray) -> None:
+    def put(self, key: tuple, row: np.ndarray) -> None:
         if self.capacity <= 0:
             return
         with self.lock:
@@ -84,6 +84,7 @@ class CompiledGrammar:
         self.kernel_tables = (
             t.action, t.goto, t.rule_len, t.rule_lhs, np.int32(t.end_state), np.int32(t.end_terminal),
             c.trans, c.accept, c.alive_ptr, c.alive_terms, c.lr_context, c.context_start, c.is_ignored,
+            c.term_kind, c.term_arg, c.state_role, c.layout_params,
         )
         self.store = GrammarStore(t, c, self.tokenizer_info, self.cache_dir, self.stats)
         self._workspaces = threading.local()
@@ -94,7 +95,7 @@ class CompiledGrammar:
         ws = getattr(self._workspaces, "ws", None)
         if ws is None:
             info = self.tokenizer_info
-            ws = new_workspace(len(self.tables.terminal_names), info.bitmask_words, info.max_token_len,
+            ws = new_workspace(len(self.contexts.term_kind), info.bitmask_words, info.max_token_len,
                                info.offsets, info.flat)
             self._workspaces.ws = ws
         return ws
@@ -145,7 +146,7 @@ def compile_grammar(
     if eager:
         compiled.ensure_all(progress)
     else:
-        compiled.store.ensure_for_fill(int(contexts.context_start[contexts.lr_context[tables.start_state]]))
+        compiled.store.ensure_for_fill(contexts.initial_state)
     compiled.mask_cache = MaskCache(mask_cache_bytes, 4 * tokenizer_info.bitmask_words)
     compiled.stats.seconds = time.perf_counter() - start
     return compiled

@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from .kernels import classify_ranges
+from .layout import KIND_IGNORE, KIND_NEWLINE, KIND_SHIFT
 from .lexer import LexerContexts
 from .mask_store import token_row
 from .parse_table import ParseTables
@@ -28,11 +29,20 @@ from .tokenizer_info import TokenizerInfo
 
 def next_starts(term: int, q: int, tables: ParseTables, contexts: LexerContexts) -> list[int]:
     """Context start states a lexeme can begin in right after `term` ends at lexer state q."""
-    if contexts.is_ignored[term]:
-        return [int(contexts.context_start[contexts.state_context[q]])]
-    column = tables.action[:, term]
+    own = int(contexts.context_start[contexts.state_context[q]])
+    kind = contexts.term_kind[term]
+    if kind == KIND_IGNORE:
+        return [own]
+    if kind == KIND_SHIFT:
+        shifted = [int(contexts.term_arg[term])]
+    else:  # the indenter's newline: ignored inside brackets, else newline, INDENT or DEDENTs
+        shifted = [int(t) for t in contexts.layout_params[:3]]
+    column = tables.action[:, shifted]
     targets = column[column > 0] - 1
-    return sorted({int(contexts.context_start[contexts.lr_context[s]]) for s in targets})
+    starts = {int(contexts.context_start[contexts.lr_context[s]]) for s in targets}
+    if kind == KIND_NEWLINE:
+        starts.add(own)
+    return sorted(starts)
 
 
 def _tokens_of(nodes: np.ndarray, node_tok_ptr: np.ndarray, node_toks: np.ndarray) -> np.ndarray:

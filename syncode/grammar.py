@@ -15,6 +15,8 @@ import lark
 from lark.lexer import Lexer as Lark_Lexer
 from lark.lexer import PatternStr
 
+from .layout import Indenter, Keywords, Layout, LayoutError, Semicolons, parse_directives
+
 
 class GrammarError(ValueError):
     """The grammar text is malformed, not LALR(1), or uses something syncode cannot run."""
@@ -59,11 +61,18 @@ class Grammar:
     """A context-free grammar in Lark EBNF, checked to be LALR(1)."""
 
     def __init__(
-        self, text: str, start: str = "start", name: str = "<grammar>", terminal_dfas: dict | None = None
+        self, text: str, start: str = "start", name: str = "<grammar>", terminal_dfas: dict | None = None,
+        *, keywords: Keywords | None = None, indenter: Indenter | None = None,
+        semicolons: Semicolons | None = None, postlex=None,
     ) -> None:
         """`terminal_dfas`: automata (`ByteDFA`) that define some terminals exactly, for
         languages a regex cannot write (intersections, complements); the text's pattern for
-        such a terminal only stands in for Lark."""
+        such a terminal only stands in for Lark.
+
+        Layout (`syncode.layout`, docs/layout.md): `keywords` (reserved words), `indenter`
+        (Python-style INDENT/DEDENT; `postlex` may instead be a `lark.indenter.Indenter`
+        instance) and `semicolons` (Go-style), or the same as `//@syncode` directives in the
+        text; a setting given both ways is an error."""
         self.text = text
         self.start = start
         self.name = name
@@ -77,18 +86,69 @@ class Grammar:
         self.terminals = [self._spec(t) for t in self.lark.terminals]
         self.ignore = tuple(self.lark.ignore_tokens)
         self.parse_table = self.lark.parser.parser.parser.parse_table
-        self._check_symbols()
+        if postlex is not None:
+            if indenter is not None:
+                raise GrammarError(f"grammar {name}: give either indenter= or postlex=, not both")
+            if not all(hasattr(postlex, a) for a in ("NL_type", "INDENT_type", "DEDENT_type", "tab_len")):
+                raise GrammarError(f"grammar {name}: postlex= must be a lark.indenter.Indenter "
+                                   f"(got {type(postlex).__name__}); other post-lexers are not supported")
+            indenter = Indenter.from_lark(postlex)
+        self.layout = self._layout(keywords, indenter, semicolons)
+        self.virtual_terminals = self._check_symbols()
 
-    def _check_symbols(self) -> None:
-        """Every symbol in the parse table is a rule, a terminal with a pattern, or $END."""
+    def _layout(self, keywords, indenter, semicolons) -> Layout:
+        """The directives in the text merged with the objects given; names checked."""
+        try:
+            declared = parse_directives(self.text)
+        except LayoutError as exc:
+            raise GrammarError(f"grammar {self.name}: {exc}") from exc
+        merged = {}
+        for field, given in (("keywords", keywords), ("indenter", indenter), ("semicolons", semicolons)):
+            from_text = getattr(declared, field)
+            if given is not None and from_text is not None:
+                raise GrammarError(f"grammar {self.name}: {field} is both given and declared by //@syncode {field}")
+            merged[field] = given if given is not None else from_text
+        layout = Layout(**merged)
+        if layout.indenter is not None and layout.semicolons is not None:
+            raise GrammarError(f"grammar {self.name}: an indenter and automatic semicolons cannot be combined")
+        return layout
+
+    def terminal_named(self, item: str, role: str) -> str:
+        """The terminal an item of a layout declaration names: a terminal name, or a quoted
+        literal standing for the string terminal with that value."""
+        names = {t.name for t in self.terminals}
+        if item.startswith('"'):
+            value = item[1:-1].encode().decode("unicode_escape")
+            for t in self.lark.terminals:
+                if isinstance(t.pattern, PatternStr) and t.pattern.value == value:
+                    return t.name
+            raise GrammarError(f"grammar {self.name}: {role}: no string terminal {item} in the grammar")
+        if item not in names:
+            raise GrammarError(f"grammar {self.name}: {role}: no terminal {item} in the grammar")
+        return item
+
+    def _check_symbols(self) -> tuple[str, ...]:
+        """Every symbol in the parse table is a rule, a terminal with a pattern, $END, or a
+        terminal the indenter makes (INDENT, DEDENT). Returns the latter in table order."""
         known = {r.origin.name for r in self.lark.rules} | {t.name for t in self.terminals} | {"$END"}
+        made = ()
+        if self.layout.indenter is not None:
+            made = (self.layout.indenter.indent, self.layout.indenter.dedent)
+        used: set[str] = set()
         for actions in self.parse_table.states.values():
             for symbol in actions:
-                if symbol not in known:
+                if symbol in made:
+                    used.add(symbol)
+                elif symbol not in known:
                     raise GrammarError(
                         f"grammar {self.name}: terminal {symbol} is %declare'd without a pattern; "
-                        "terminals made by a post-lexer are not supported"
+                        "only an indenter's INDENT and DEDENT may be (see docs/layout.md)"
                     )
+        for symbol in made:
+            if symbol not in used:
+                raise GrammarError(f"grammar {self.name}: the indenter's terminal {symbol} is not used by any rule "
+                                   "(declare it with %declare and use it, e.g. block: _NEWLINE _INDENT stmt+ _DEDENT)")
+        return made
 
     def _spec(self, terminal) -> TerminalSpec:
         pattern = terminal.pattern

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .grammar import Grammar, GrammarError
+from .layout import (KIND_IGNORE, KIND_NEWLINE, KIND_SHIFT, ROLE_CLOSE, ROLE_DEDENT, ROLE_INDENT,
+                     ROLE_NEWLINE, ROLE_OPEN, ROLE_TRIGGER, STATE_BITS)
 from .parse_table import ParseTables
-from .terminals import ByteDFA, UnsupportedRegexError, regex_to_dfa
+from .terminals import ByteDFA, UnsupportedRegexError, regex_to_dfa, split_on_byte
 
 MAX_CONTEXT_STATES = 200_000
 
@@ -31,14 +33,22 @@ class LexerContexts:
     context_start: np.ndarray  # int32 [n_contexts] global id of each context's start state
     context_terms: tuple[np.ndarray, ...]  # per context: its terminals (global ids), best-ranked first
     lr_context: np.ndarray  # int32 [n_lr_states]
-    is_ignored: np.ndarray  # bool [n_terminals + 1]
+    is_ignored: np.ndarray  # bool [n_lexer_terms]
+    term_kind: np.ndarray  # int32 [n_lexer_terms]: layout.KIND_*
+    term_arg: np.ndarray  # int32 [n_lexer_terms]: the parser terminal a KIND_SHIFT term shifts
+    term_names: tuple[str, ...]  # [n_lexer_terms], for messages
+    state_role: np.ndarray  # int32 [n_lr_states]: layout.ROLE_* bits
+    layout_params: np.ndarray  # int32 [6]: newline, indent, dedent, insert terminals (-1 if none), tab size,
+    #                            and the mask of an LR state in a stack node (INDENT nodes carry widths above it)
+    initial_state: int  # the lexer state at the start of input
 
     @property
     def n_contexts(self) -> int:
         return len(self.context_start)
 
-    def local_tables(self, context: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(trans, accept, alive) of one context with local state and terminal numbering.
+    def local_tables(self, context: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(trans, accept, alive, newline) of one context with local state and terminal
+        numbering (`newline` marks the indenter's newline terminal).
 
         These arrays alone decide how tokens lex in the context, so they key its mask store.
         """
@@ -52,10 +62,11 @@ class LexerContexts:
         for q in range(lo, hi):
             for t in self.alive_terms[self.alive_ptr[q]:self.alive_ptr[q + 1]]:
                 alive[q - lo, local_of[int(t)]] = True
-        return trans, accept, alive
+        return trans, accept, alive, self.term_kind[terms] == KIND_NEWLINE
 
 
 def terminal_dfas(grammar: Grammar) -> list[ByteDFA]:
+    """The grammar's terminals as byte DFAs, in the grammar's order."""
     dfas = []
     for spec in grammar.terminals:
         try:
@@ -69,19 +80,15 @@ def terminal_dfas(grammar: Grammar) -> list[ByteDFA]:
 
 
 def build_contexts(grammar: Grammar, tables: ParseTables) -> LexerContexts:
-    dfas = terminal_dfas(grammar)
-    n_terms = len(tables.terminal_names)
-    ignored = [tables.terminal_names.index(name) for name in grammar.ignore]
-    is_ignored = np.zeros(n_terms, dtype=bool)
-    is_ignored[ignored] = True
+    terms = _LexerTerms(grammar, tables)
     rank = sorted(range(len(grammar.terminals)), key=lambda t: grammar.terminals[t].tie_key)
     rank_of = {t: r for r, t in enumerate(rank)}
 
     context_ids: dict[tuple[int, ...], int] = {}
     lr_context = np.zeros(tables.action.shape[0], dtype=np.int32)
     for state in range(tables.action.shape[0]):
-        accepted = set(int(t) for t in np.nonzero(tables.action[state, :-1])[0]) | set(ignored)
-        key = tuple(sorted(accepted, key=rank_of.__getitem__))
+        accepted = terms.context_of(state)
+        key = tuple(sorted(accepted, key=lambda t: (rank_of[terms.base[t]], t)))
         lr_context[state] = context_ids.setdefault(key, len(context_ids))
 
     trans_rows: list[np.ndarray] = []
@@ -89,16 +96,21 @@ def build_contexts(grammar: Grammar, tables: ParseTables) -> LexerContexts:
     alive_lists: list[list[int]] = []
     state_context: list[int] = []
     context_start: list[int] = []
-    for ctx, terms in enumerate(context_ids):
+    for ctx, key in enumerate(context_ids):
         base = len(accept)
         context_start.append(base)
-        _product(terms, dfas, base, ctx, trans_rows, accept, alive_lists, state_context)
+        _product(key, terms.dfas, base, ctx, trans_rows, accept, alive_lists, state_context)
         if len(accept) > MAX_CONTEXT_STATES:
             raise GrammarError(f"grammar {grammar.name}: lexer contexts exceed {MAX_CONTEXT_STATES} DFA states")
     alive_ptr = np.zeros(len(alive_lists) + 1, dtype=np.int32)
     alive_ptr[1:] = np.cumsum([len(a) for a in alive_lists])
+    trans = np.array(trans_rows, dtype=np.int32).reshape(-1, 256)
+    initial = int(context_start[lr_context[tables.start_state]])
+    if grammar.layout.indenter is not None:
+        initial = terms.initial_after_newline(initial, trans, np.array(accept, dtype=np.int32))
+    kind = np.array(terms.kind, dtype=np.int32)
     return LexerContexts(
-        trans=np.array(trans_rows, dtype=np.int32).reshape(-1, 256),
+        trans=trans,
         accept=np.array(accept, dtype=np.int32),
         alive_ptr=alive_ptr,
         alive_terms=np.array([t for a in alive_lists for t in a], dtype=np.int32),
@@ -106,8 +118,203 @@ def build_contexts(grammar: Grammar, tables: ParseTables) -> LexerContexts:
         context_start=np.array(context_start, dtype=np.int32),
         context_terms=tuple(np.array(k, dtype=np.int32) for k in context_ids),
         lr_context=lr_context,
-        is_ignored=is_ignored,
+        is_ignored=kind == KIND_IGNORE,
+        term_kind=kind,
+        term_arg=np.array(terms.arg, dtype=np.int32),
+        term_names=tuple(terms.names),
+        state_role=terms.roles(),
+        layout_params=terms.params(),
+        initial_state=initial,
     )
+
+
+class _LexerTerms:
+    """The lexer's terminals for a grammar and its layout: DFAs, kinds, and which of them
+    each LR state's context holds."""
+
+    def __init__(self, grammar: Grammar, tables: ParseTables) -> None:
+        self.grammar, self.tables = grammar, tables
+        names = tables.terminal_names
+        self.index = {name: i for i, name in enumerate(names)}
+        grammar_dfas = terminal_dfas(grammar)
+        self.dfas: list[ByteDFA | None] = grammar_dfas + [None] * (len(names) - len(grammar_dfas))
+        self.names = list(names)
+        self.kind = [KIND_SHIFT] * len(names)
+        self.arg = list(range(len(names)))
+        self.base = list(range(len(grammar_dfas))) + [0] * (len(names) - len(grammar_dfas))
+        self.ignored = [self.index[name] for name in grammar.ignore]
+        for t in self.ignored:
+            self.kind[t] = KIND_IGNORE
+        self.lexed = set(range(len(grammar_dfas)))  # the terminals with a pattern
+        layout = grammar.layout
+        self.reserved: dict[int, list[int]] = {}
+        if layout.keywords is not None:
+            self._reserve(layout.keywords)
+        self.newline = self.indent = self.dedent = self.insert = -1
+        self.open: set[int] = set()
+        self.close: set[int] = set()
+        if layout.indenter is not None:
+            self._indenter(layout.indenter)
+        self.triggers: set[int] = set()
+        self.split: dict[int, list[int]] = {}  # ignored terminal -> its lexemes after a trigger
+        if layout.semicolons is not None:
+            self._semicolons(layout.semicolons)
+
+    def _id(self, item: str, role: str) -> int:
+        return self.index[self.grammar.terminal_named(item, role)]
+
+    def _error(self, message: str) -> GrammarError:
+        return GrammarError(f"grammar {self.grammar.name}: {message}")
+
+    def _reserve(self, keywords) -> None:
+        ident = self._id(keywords.identifier, "keywords")
+        soft = {self._id(item, "keywords except") for item in keywords.soft}
+        dfa = self.dfas[ident]
+        words = [i for i, spec in enumerate(self.grammar.terminals)
+                 if spec.is_string and i != ident and i not in soft and i not in self.ignored
+                 and self.dfas[i].n_states and _only_string(self.grammar, i) is not None
+                 and dfa.matches(_only_string(self.grammar, i))]
+        self.reserved[ident] = words
+
+    def _indenter(self, ind) -> None:
+        self.newline = self._id(ind.newline, "indenter newline")
+        self.indent, self.dedent = self.index[ind.indent], self.index[ind.dedent]
+        self.open = self._brackets(ind.open, '"(" "[" "{"', "indenter open")
+        self.close = self._brackets(ind.close, '")" "]" "}"', "indenter close")
+        if self.newline in self.ignored:
+            raise self._error(f"the indenter's newline terminal {ind.newline} must not be %ignore'd")
+        if ind.tab < 1:
+            raise self._error("the indenter's tab size must be at least 1")
+        self.kind[self.newline] = KIND_NEWLINE
+        _check_newline_dfa(self.dfas[self.newline], ind.newline, self._error)
+        _check_balanced(self.grammar, self.tables, self.open, self.close, "brackets", self._error)
+        _check_balanced(self.grammar, self.tables, {self.indent}, {self.dedent}, "INDENT/DEDENT", self._error)
+        if self.tables.action[self.tables.start_state, self.newline] == 0:
+            raise self._error(f"with an indenter the input starts as if after a newline, so the start rule must "
+                              f"accept a leading {ind.newline} (e.g. file_input: ({ind.newline} | stmt)*)")
+        if self.tables.action.shape[0] >= 1 << STATE_BITS:
+            raise self._error(f"an indenter supports at most {1 << STATE_BITS} LR states")
+
+    def _brackets(self, items: tuple[str, ...] | None, default: str, role: str) -> set[int]:
+        if items is not None:
+            return {self._id(item, role) for item in items}
+        found = set()
+        for literal in default.split():
+            try:
+                found.add(self._id(literal, role))
+            except GrammarError:  # the grammar has no such bracket
+                pass
+        return found
+
+    def _semicolons(self, semi) -> None:
+        self.insert = self._id(semi.insert, "semicolons insert")
+        self.triggers = {self._id(item, "semicolons after") for item in semi.after}
+        for t in self.ignored:
+            without, with_newline = split_on_byte(self.dfas[t], ord("\n"))
+            if with_newline is None:
+                continue
+            parts = []
+            for dfa, kind, suffix in ((without, KIND_IGNORE, ""), (with_newline, KIND_SHIFT, "+newline")):
+                if dfa is None:
+                    continue
+                parts.append(len(self.names))
+                self.dfas.append(dfa)
+                self.names.append(f"{self.names[t]}{suffix} after a trigger")
+                self.kind.append(kind)
+                self.arg.append(self.insert if kind == KIND_SHIFT else len(self.arg))
+                self.base.append(self.base[t])
+            self.split[t] = parts
+
+    def context_of(self, state: int) -> set[int]:
+        """The lexer terminals a lexeme starting in LR state `state` may be."""
+        accepted = {int(t) for t in np.nonzero(self.tables.action[state])[0] if int(t) in self.lexed}
+        for ident, words in self.reserved.items():
+            if ident in accepted:
+                accepted.update(words)
+        always = list(self.ignored)
+        if self.newline >= 0:
+            always.append(self.newline)  # inside brackets it is ignored, whatever the state takes
+        if self.tables.accessing_terminal[state] in self.triggers:
+            always = [p for t in always for p in self.split.get(t, [t])]
+        return accepted | set(always)
+
+    def roles(self) -> np.ndarray:
+        roles = np.zeros(self.tables.action.shape[0], dtype=np.int32)
+        for terminals, role in ((self.open, ROLE_OPEN), (self.close, ROLE_CLOSE), ({self.indent}, ROLE_INDENT),
+                                ({self.dedent}, ROLE_DEDENT), ({self.newline}, ROLE_NEWLINE),
+                                (self.triggers, ROLE_TRIGGER)):
+            if terminals - {-1}:
+                roles[np.isin(self.tables.accessing_terminal, list(terminals - {-1}))] |= role
+        return roles
+
+    def params(self) -> np.ndarray:
+        indenter = self.grammar.layout.indenter
+        tab = indenter.tab if indenter is not None else 8
+        mask = (1 << STATE_BITS) - 1 if indenter is not None else 0x7FFFFFFF
+        return np.array([self.newline, self.indent, self.dedent, self.insert, tab, mask], dtype=np.int32)
+
+    def initial_after_newline(self, start: int, trans: np.ndarray, accept: np.ndarray) -> int:
+        """The lexer state after a newline read at the start of input (the indenter's view of
+        the input's first line)."""
+        after = int(trans[start, ord("\n")])
+        if after < 0 or accept[after] != self.newline:
+            raise self._error("with an indenter the input starts as if after a newline, but a newline at the "
+                              "start is not lexed as the indenter's newline terminal")
+        return after
+
+
+def _only_string(grammar: Grammar, t: int) -> bytes | None:
+    """The one string a string terminal matches, as UTF-8 (None for case-insensitive ones)."""
+    pattern = grammar.lark.terminals[t].pattern
+    if pattern.flags:
+        return None
+    return pattern.value.encode()
+
+
+def _check_newline_dfa(dfa: ByteDFA, name: str, error) -> None:
+    """From every point of the newline terminal, some continuation must reach another newline
+    after which any run of spaces and tabs completes it: the masks rely on every indentation
+    staying reachable while a newline lexeme is open."""
+    def indents_anything(after: int) -> bool:
+        seen, todo = {after}, [after]
+        while todo:
+            u = todo.pop()
+            if u < 0 or not dfa.accepting[u]:
+                return False
+            for b in (9, 32):
+                v = int(dfa.trans[u, b])
+                if v not in seen:
+                    seen.add(v)
+                    todo.append(v)
+        return True
+
+    good = np.array([indents_anything(int(dfa.trans[s, 10])) for s in range(dfa.n_states)])
+    while True:  # states that can reach a good one
+        more = good | (((dfa.trans >= 0) & good[np.maximum(dfa.trans, 0)]).any(axis=1))
+        if (more == good).all():
+            break
+        good = more
+    if not good[1:].all():
+        raise error(f"the indenter's newline terminal {name} must allow, from anywhere inside it, another "
+                    "newline followed by any spaces and tabs (e.g. _NEWLINE: (/\\r?\\n[\\t ]*/ | COMMENT)+)")
+
+
+def _check_balanced(grammar: Grammar, tables: ParseTables, opening: set[int], closing: set[int], what: str,
+                    error) -> None:
+    """Every rule holds its open and close symbols balanced: the kernels count them on the stack."""
+    names = tables.terminal_names
+    open_names = {names[t] for t in opening}
+    close_names = {names[t] for t in closing}
+    for rule in grammar.lark.rules:
+        depth = 0
+        for symbol in rule.expansion:
+            depth += (symbol.name in open_names) - (symbol.name in close_names)
+            if depth < 0:
+                break
+        if depth != 0:
+            expansion = " ".join(s.name for s in rule.expansion)
+            raise error(f"{what} must open and close in the same rule (the indenter reads them from the parser "
+                        f"stack), but rule {rule.origin.name}: {expansion} does not balance them")
 
 
 def _product(terms, dfas, base, ctx, trans_rows, accept, alive_lists, state_context) -> None:

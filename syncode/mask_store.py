@@ -12,7 +12,9 @@ vocabulary is read from q once (a Numba kernel over the whole vocabulary) and so
   with remainder bytes R; per T, the remainders form a trie (nodes in preorder, each with the
   index just past its subtree) that the matcher walks with the parser, pruning a subtree at
   the first byte that cannot be lexed, so each group is decided exactly and shared prefixes
-  are lexed once;
+  are lexed once; for the indenter's newline terminal, whose lexeme's end depends on the
+  indentation it read, boundary tokens are further grouped by what their consumed bytes do to
+  the indentation register (`kernels.step_register`), with one representative per root;
 - everything else can never be allowed from q.
 
 That *entry* depends only on the part of the DFA reachable from q (with its accepting and
@@ -41,10 +43,10 @@ import numpy as np
 from .kernels import bfs_order, build_remainder_tries, classify_tokens
 from .tokenizer_info import TokenizerInfo
 
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 ENTRY_FIELDS = (
     "inside", "die0", "grp_state", "grp_rows", "root_term", "root_lo", "root_hi",
-    "node_byte", "node_depth", "node_end", "node_tok_ptr", "node_toks",
+    "node_byte", "node_depth", "node_end", "node_tok_ptr", "node_toks", "root_rep", "root_cut",
 )
 DISK_MIN_NODES = 2048  # entries with smaller boundary tries are cheaper to rebuild than to load
 
@@ -77,7 +79,7 @@ class StateSignature:
 
 
 def state_signature(trans: np.ndarray, accept: np.ndarray, alive: np.ndarray, q: int,
-                    info: TokenizerInfo) -> StateSignature:
+                    info: TokenizerInfo, newline: np.ndarray | None = None) -> StateSignature:
     """The signature of state q of a context (local tables, see `LexerContexts.local_tables`).
 
     States are numbered breadth-first from q, successors in order of the first byte that
@@ -94,7 +96,10 @@ def state_signature(trans: np.ndarray, accept: np.ndarray, alive: np.ndarray, q:
     term_canon[terms] = np.arange(len(terms), dtype=np.int32)
     digest = hashlib.sha256()
     digest.update(f"syncode-mask-entry-v{FORMAT_VERSION}:{info.fingerprint}:{info.vocab_size}".encode())
-    for arr in (renumber[trans[states]], term_canon[accept[states]], sub_alive[:, terms]):
+    parts = [renumber[trans[states]], term_canon[accept[states]], sub_alive[:, terms]]
+    if newline is not None and newline[terms].any():
+        parts.append(newline[terms])
+    for arr in parts:
         digest.update(str(arr.shape).encode())
         digest.update(np.ascontiguousarray(arr).tobytes())
     return StateSignature(digest.hexdigest()[:40], states, terms)
@@ -177,10 +182,41 @@ def suffix_ranks(info: TokenizerInfo) -> np.ndarray:
 
 
 
+def _register_effect(consumed: bytes) -> tuple:
+    """What reading `consumed` does to the indentation register, as a key: the whitespace
+    after its last newline, or the whitespace run itself, or "past the indentation"."""
+    cut = consumed.rfind(b"\n")
+    tail = consumed[cut + 1:]
+    if tail.strip(b" \t\f"):
+        return ("none",)
+    return ("after newline", tail) if cut >= 0 else ("whitespace", tail)
+
+
+def _newline_roots(info: TokenizerInfo, ends: np.ndarray, cut: np.ndarray, is_newline: np.ndarray,
+                   keys: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """Root keys that split newline boundary tokens by their effect on the register, and per
+    effect (numbered from 1) a representative (token, bytes consumed)."""
+    effects: dict[tuple, int] = {}
+    reps: list[tuple[int, int]] = []
+    effect = np.zeros(len(ends), dtype=np.int64)
+    flat = info.flat
+    for k in np.nonzero(is_newline)[0].tolist():
+        tok, n = int(ends[k]), int(cut[k])
+        lo = int(info.offsets[tok])
+        key = _register_effect(flat[lo:lo + n].tobytes())
+        e = effects.get(key)
+        if e is None:
+            e = effects[key] = len(effects) + 1
+            reps.append((tok, n))
+        effect[k] = e
+    return keys * (len(effects) + 1) + effect, reps
+
+
 def build_entry(trans: np.ndarray, accept: np.ndarray, alive: np.ndarray, sig: StateSignature,
-                info: TokenizerInfo) -> dict[str, np.ndarray]:
-    """Classify the whole vocabulary from the state `sig` describes (context-local tables);
-    states and terminals in the entry are numbered canonically (indices into `sig`)."""
+                info: TokenizerInfo, newline: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Classify the whole vocabulary from the state `sig` describes (context-local tables;
+    `newline` marks an indenter's newline terminal); states and terminals in the entry are
+    numbered canonically (indices into `sig`)."""
     q = int(sig.states[0])
     words = info.bitmask_words
     state_canon = np.full(trans.shape[0], -1, dtype=np.int32)
@@ -205,8 +241,20 @@ def build_entry(trans: np.ndarray, accept: np.ndarray, alive: np.ndarray, sig: S
     # Tokens that end the lexeme after consuming some bytes: tries by (terminal, remainder).
     ends = np.nonzero(die >= 1)[0]
     ends = ends[accept[last[ends]] >= 0]
-    tries = remainder_tries(info, ends, info.offsets[ends] + die[ends], term_canon[accept[last[ends]]].astype(np.int64))
+    keys = term_canon[accept[last[ends]]].astype(np.int64)
+    reps: list[tuple[int, int]] = []
+    if newline is not None and newline.any():
+        keys, reps = _newline_roots(info, ends, die[ends], newline[accept[last[ends]]], keys)
+    tries = remainder_tries(info, ends, info.offsets[ends] + die[ends], keys)
+    root_rep = np.full(len(tries["root_term"]), -1, dtype=np.int32)
+    root_cut = np.full(len(tries["root_term"]), -1, dtype=np.int32)
+    if reps:
+        effect = tries["root_term"] % (len(reps) + 1)
+        tries["root_term"] = (tries["root_term"] // (len(reps) + 1)).astype(np.int32)
+        for r in np.nonzero(effect)[0]:
+            root_rep[r], root_cut[r] = reps[effect[r] - 1]
     return {
+        "root_rep": root_rep, "root_cut": root_cut,
         "inside": token_row(inside, words), "die0": die0,
         "grp_state": np.array(grp_state, dtype=np.int32),
         "grp_rows": np.array(grp_rows, dtype=np.uint32).reshape(len(grp_rows), words),
@@ -215,13 +263,14 @@ def build_entry(trans: np.ndarray, accept: np.ndarray, alive: np.ndarray, sig: S
 
 
 def load_or_build_entry(trans: np.ndarray, accept: np.ndarray, alive: np.ndarray, sig: StateSignature,
-                        info: TokenizerInfo, cache_dir: Path | None) -> tuple[dict[str, np.ndarray], str]:
+                        info: TokenizerInfo, cache_dir: Path | None,
+                        newline: np.ndarray | None = None) -> tuple[dict[str, np.ndarray], str]:
     """The entry of the state `sig` describes, from this process's memory, the disk cache, or
     built. Returns (arrays, how) with how in {"memory", "loaded", "built", "rebuilt"}."""
     arrays = _memory.get((cache_dir, sig.key))
     if arrays is not None:
         return arrays, "memory"
-    arrays, how = _load_or_build(trans, accept, alive, sig, info, cache_dir)
+    arrays, how = _load_or_build(trans, accept, alive, sig, info, cache_dir, newline)
     _memory.put((cache_dir, sig.key), arrays)
     return arrays, how
 
@@ -273,7 +322,8 @@ cross_memory = _EntryMemory()  # store.GrammarStore's cross entries, by (entry, 
 
 
 def _load_or_build(trans: np.ndarray, accept: np.ndarray, alive: np.ndarray, sig: StateSignature,
-                   info: TokenizerInfo, cache_dir: Path | None) -> tuple[dict[str, np.ndarray], str]:
+                   info: TokenizerInfo, cache_dir: Path | None,
+                   newline: np.ndarray | None) -> tuple[dict[str, np.ndarray], str]:
     path = cache_dir / f"state-{sig.key}.npz" if cache_dir is not None else None
     meta = [FORMAT_VERSION, info.vocab_size, len(sig.states)]
     how = "built"
@@ -294,7 +344,7 @@ def _load_or_build(trans: np.ndarray, accept: np.ndarray, alive: np.ndarray, sig
             return arrays, "loaded"
         warnings.warn(f"mask store cache file {path} is corrupt ({problem}); rebuilding it", CacheCorruptionWarning, stacklevel=5)
         how = "rebuilt"
-    arrays = build_entry(trans, accept, alive, sig, info)
+    arrays = build_entry(trans, accept, alive, sig, info, newline)
     if path is not None and (len(arrays["node_byte"]) >= DISK_MIN_NODES or how == "rebuilt"):
         _save(path, arrays, np.array(meta, dtype=np.int64))
     return arrays, how

@@ -85,10 +85,11 @@ class GrammarMatcher(DraftMethods):
         self._node_parent[0] = -1
         self._pool_len = 1
         self._node = 0
-        self._q = int(self.compiled.contexts.context_start[self.compiled.contexts.lr_context[start]])
+        self._q = self.compiled.contexts.initial_state
+        self._reg = 0 if self.compiled.grammar.layout.indenter is not None else kernels.REG_NONE
         self._terminated = False
-        # One record per accepted token: (node, q, pool_len, terminated) before it.
-        self._history: list[tuple[int, int, int, bool]] = []
+        # One record per accepted token: (node, q, register, pool_len, terminated) before it.
+        self._history: list[tuple[int, int, int, int, bool]] = []
 
     @property
     def num_accepted_tokens(self) -> int:
@@ -104,7 +105,7 @@ class GrammarMatcher(DraftMethods):
             return True
         ws = self.compiled.workspace()
         return bool(kernels.accepts_eos(self._G, self._node_state, self._node_parent, self._node, ws[0], 0,
-                                        self._q, ws[1], ws[2]))
+                                        self._q, self._reg, ws[1], ws[2]))
 
     # -- stepping --------------------------------------------------------------------------
     def accept_token(self, token_id: int) -> bool:
@@ -115,7 +116,7 @@ class GrammarMatcher(DraftMethods):
         if token_id in self._stop_set:
             if not self.is_accepting():
                 return False
-            self._history.append((self._node, self._q, self._pool_len, False))
+            self._history.append((self._node, self._q, self._reg, self._pool_len, False))
             self._terminated = True
             return True
         if not 0 <= token_id < self._n_tokens:
@@ -144,12 +145,12 @@ class GrammarMatcher(DraftMethods):
     def _advance(self, data: np.ndarray, lo: int, hi: int) -> bool:
         self._reserve()
         ws = self.compiled.workspace()
-        ok, node, pool_len, q = kernels.advance(self._G, self._node_state, self._node_parent, self._pool_len,
-                                                self._node, self._q, data, lo, hi, ws[0], ws[1])
+        ok, node, pool_len, q, reg = kernels.advance(self._G, self._node_state, self._node_parent, self._pool_len,
+                                                     self._node, self._q, self._reg, data, lo, hi, ws[0], ws[1])
         if not ok:
             return False
-        self._history.append((self._node, self._q, self._pool_len, False))
-        self._node, self._pool_len, self._q = int(node), int(pool_len), int(q)
+        self._history.append((self._node, self._q, self._reg, self._pool_len, False))
+        self._node, self._pool_len, self._q, self._reg = int(node), int(pool_len), int(q), int(reg)
         return True
 
     def rollback(self, num_tokens: int = 1) -> None:
@@ -157,9 +158,9 @@ class GrammarMatcher(DraftMethods):
         self._check_rollback(num_tokens)
         if num_tokens == 0:
             return
-        node, q, pool_len, terminated = self._history[-num_tokens]
+        node, q, reg, pool_len, terminated = self._history[-num_tokens]
         del self._history[-num_tokens:]
-        self._node, self._q, self._pool_len, self._terminated = node, q, pool_len, terminated
+        self._node, self._q, self._reg, self._pool_len, self._terminated = node, q, reg, pool_len, terminated
 
     def accepts_continuations(self, token_ids: Sequence[int], skip: int = 0, prefix: bytes = b"") -> np.ndarray:
         """For each token: whether `prefix` followed by its bytes from offset `skip` on would
@@ -170,8 +171,8 @@ class GrammarMatcher(DraftMethods):
             return out
         self._reserve()
         ws = self.compiled.workspace()
-        _continuations(self._G, self._node_state, self._node_parent, self._pool_len, self._node, self._q, self._flat,
-                       self._offsets, tokens, skip, ws[0], ws[1], out)
+        _continuations(self._G, self._node_state, self._node_parent, self._pool_len, self._node, self._q, self._reg,
+                       self._flat, self._offsets, tokens, skip, ws[0], ws[1], out)
         if prefix:
             self.rollback(1)
         return out
@@ -232,7 +233,7 @@ class GrammarMatcher(DraftMethods):
         if cache.capacity > 0:
             n = kernels.stack_states(self._node_state, self._node_parent, self._node, self._stack_buf)
             if n >= 0:
-                key = (self._q, self._stack_buf[:n].tobytes())
+                key = (self._q, self._reg, self._stack_buf[:n].tobytes())
                 cached = cache.get(key)
                 if cached is not None:
                     row[:] = cached
@@ -240,7 +241,7 @@ class GrammarMatcher(DraftMethods):
         self._store.ensure_for_fill(self._q)
         ws = self.compiled.workspace()
         kernels.fill_mask(self._G, self._store.arrays(), ws, self._node_state, self._node_parent,
-                          self._node, self._q, self._stops, row)
+                          self._node, self._q, self._reg, self._stops, row)
         if ws[14][0]:
             self._store.add_cross_misses(ws[13], int(ws[14][0]))
             ws[14][0] = 0
@@ -296,7 +297,7 @@ def _first_bytes(info: TokenizerInfo) -> np.ndarray:
 
 
 @njit(cache=True)
-def _continuations(G, node_state, node_parent, pool_len, node, q, flat, offsets, tokens, skip, vstack, scratch, out):
+def _continuations(G, node_state, node_parent, pool_len, node, q, reg, flat, offsets, tokens, skip, vstack, scratch, out):
     """out[i]: whether token i's bytes from `skip` on are accepted from (node, q); nodes
     written past pool_len are scratch."""
     for i in range(len(tokens)):
@@ -306,5 +307,6 @@ def _continuations(G, node_state, node_parent, pool_len, node, q, flat, offsets,
         if lo >= hi:
             out[i] = True
             continue
-        ok, _, _, _ = _advance_kernel(G, node_state, node_parent, pool_len, node, q, flat, lo, hi, vstack, scratch)
+        ok, _, _, _, _ = _advance_kernel(G, node_state, node_parent, pool_len, node, q, reg, flat, lo, hi, vstack,
+                                         scratch)
         out[i] = ok

@@ -3,7 +3,8 @@
 Owns the translation of Lark's LALR table (dicts of actions per state) into dense integer
 arrays that the Numba parser reads: `action[state, terminal]` (0 error, v > 0 shift to state
 v - 1, v < 0 reduce by rule -v - 1), `goto[state, nonterminal]`, and per rule its length and
-left-hand side. Terminal indices follow the grammar's terminal list, with `$END` last.
+left-hand side. Terminal indices follow the grammar's terminal list, then the terminals an
+indenter makes (INDENT, DEDENT), with `$END` last.
 """
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ class ParseTables:
     rule_lhs: np.ndarray  # int32 [n_rules]
     start_state: int
     end_state: int
-    terminal_names: tuple[str, ...]  # grammar terminals, then $END
+    terminal_names: tuple[str, ...]  # grammar terminals, indenter terminals, then $END
+    accessing_terminal: np.ndarray  # int32 [n_states]: the terminal shifted to enter the state, or -1
 
     @property
     def end_terminal(self) -> int:
@@ -38,7 +40,7 @@ class ParseTables:
 
 def build_parse_tables(grammar: Grammar) -> ParseTables:
     table = grammar.parse_table
-    terminal_names = tuple(t.name for t in grammar.terminals) + (END,)
+    terminal_names = tuple(t.name for t in grammar.terminals) + grammar.virtual_terminals + (END,)
     term_index = {name: i for i, name in enumerate(terminal_names)}
     states = sorted(table.states)
     if states != list(range(len(states))):
@@ -63,6 +65,9 @@ def build_parse_tables(grammar: Grammar) -> ParseTables:
                 action[state, term_index[symbol]] = arg + 1 if kind is Shift else -(rules[arg] + 1)
             else:
                 goto[state, nonterminals[symbol]] = arg
+    accessing = np.full(len(states), -1, dtype=np.int32)
+    rows, cols = np.nonzero(action > 0)
+    accessing[action[rows, cols] - 1] = cols
     rule_len = np.array([len(r.expansion) for r in rules], dtype=np.int32)
     rule_lhs = np.array([nonterminals[r.origin.name] for r in rules], dtype=np.int32)
     return ParseTables(
@@ -73,4 +78,5 @@ def build_parse_tables(grammar: Grammar) -> ParseTables:
         start_state=int(table.start_states[grammar.start]),
         end_state=int(table.end_states[grammar.start]),
         terminal_names=terminal_names,
+        accessing_terminal=accessing,
     )

@@ -59,7 +59,8 @@ class GrammarStore:
         self.root_first, self.root_last = np.zeros(n_states, np.int32), np.zeros(n_states, np.int32)
         self.ready = np.zeros(n_states, dtype=bool)  # the state and its next starts are built
         self.col = {name: _Column(np.int32) for name in (
-            "grp_state", "grp_row", "root_term", "root_lo", "root_hi", "node_depth", "node_end", "node_toks",
+            "grp_state", "grp_row", "root_term", "root_lo", "root_hi", "root_rep", "root_cut", "node_depth",
+            "node_end", "node_toks",
             "cx_s0", "cx_grp_state", "cx_grp_row", "cx_deep")}
         self.col["node_byte"] = _Column(np.uint8)
         self.col["cx_lo"], self.col["cx_hi"] = _Column(np.int32), _Column(np.int32)
@@ -113,9 +114,9 @@ class GrammarStore:
         c = self.contexts
         context = int(c.state_context[q])
         start = int(c.context_start[context])
-        trans, accept, alive = self._local_tables(context)
-        sig = state_signature(trans, accept, alive, q - start, self.info)
-        entry, how = load_or_build_entry(trans, accept, alive, sig, self.info, self.cache_dir)
+        trans, accept, alive, newline = self._local_tables(context)
+        sig = state_signature(trans, accept, alive, q - start, self.info, newline)
+        entry, how = load_or_build_entry(trans, accept, alive, sig, self.info, self.cache_dir, newline)
         setattr(self.stats, how, getattr(self.stats, how) + 1)
         states = sig.states + start  # canonical -> global
         terms = c.context_terms[context][sig.terms]
@@ -138,6 +139,8 @@ class GrammarStore:
         col["root_term"].extend(terms[entry["root_term"]])
         col["root_lo"].extend(entry["root_lo"] + node_base)
         col["root_hi"].extend(entry["root_hi"] + node_base)
+        col["root_rep"].extend(entry["root_rep"])
+        col["root_cut"].extend(entry["root_cut"])
         col["cx_lo"].extend(np.zeros(n_roots, np.int32))
         col["cx_hi"].extend(np.zeros(n_roots, np.int32))
         self._root_origin.extend((sig.key, root) for root in range(n_roots))
@@ -148,8 +151,8 @@ class GrammarStore:
         found = self._start_sigs.get(s0)
         if found is None:
             context = int(self.contexts.state_context[s0])
-            trans, accept, alive = self._local_tables(context)
-            sig = state_signature(trans, accept, alive, 0, self.info)
+            trans, accept, alive, newline = self._local_tables(context)
+            sig = state_signature(trans, accept, alive, 0, self.info, newline)
             canon = np.full(len(self.contexts.accept), -1, dtype=np.int32)
             canon[sig.states + s0] = np.arange(len(sig.states), dtype=np.int32)
             found = self._start_sigs[s0] = (sig, canon)
@@ -216,7 +219,7 @@ class GrammarStore:
                 v["node_byte"], v["node_depth"], v["node_end"], v["node_tok_ptr"], v["node_toks"],
                 self.ctx_term_ptr, self.ctx_terms, self.contexts.state_context,
                 v["cx_lo"], v["cx_s0"], v["cx_grp_ptr"], v["cx_grp_state"], v["cx_grp_row"], v["cx_deep_ptr"],
-                v["cx_deep"], self.grp_hi, self.root_last, v["cx_hi"],
+                v["cx_deep"], self.grp_hi, self.root_last, v["cx_hi"], v["root_rep"], v["root_cut"],
             )
         return self._tables
 

@@ -317,3 +317,20 @@ def minimize(trans: np.ndarray, accepting: np.ndarray) -> ByteDFA:
         new_trans[c] = np.where(row >= 0, state_class[np.maximum(row, 0)], -1)
         new_acc[c] = accepting[s]
     return ByteDFA(trans=new_trans, accepting=new_acc)
+
+
+def split_on_byte(dfa: ByteDFA, byte: int) -> tuple[ByteDFA | None, ByteDFA | None]:
+    """The strings of `dfa` without `byte`, and those with it (None where there are none)."""
+    n = dfa.n_states
+    seen_trans = np.where(dfa.trans >= 0, dfa.trans + n, -1).astype(np.int32)  # once seen, stays seen
+    first = dfa.trans.copy()
+    first[:, byte] = seen_trans[:, byte]
+    trans = np.concatenate([first, seen_trans])
+    parts = []
+    for seen in (False, True):
+        accepting = np.concatenate([dfa.accepting & (not seen), dfa.accepting & seen])
+        try:
+            parts.append(trim(trans, accepting))
+        except UnsupportedRegexError:  # no such string
+            parts.append(None)
+    return parts[0], parts[1]

@@ -62,7 +62,7 @@ def test_entry_key_depends_on_vocabulary_and_reachable_automaton():
     a = syncode.TokenizerInfo([b"{", b"}", b'"', b"a", None], [4])
     b = syncode.TokenizerInfo([b"{", b"}", b'"', b"b", None], [4])
     compiled = syncode.compile_grammar(grammar, a, cache_dir=None)
-    trans, accept, alive = compiled.contexts.local_tables(0)
+    trans, accept, alive, _ = compiled.contexts.local_tables(0)
     keys = {state_signature(trans, accept, alive, q, a).key for q in range(trans.shape[0])}
     assert 1 < len(keys) <= trans.shape[0]  # equivalent states (product DFAs are not minimal) share keys
     assert state_signature(trans, accept, alive, 0, a).key == state_signature(trans, accept, alive, 0, a).key
