@@ -81,10 +81,11 @@ class CompiledGrammar:
 
     def __post_init__(self) -> None:
         t, c = self.tables, self.contexts
-        self.kernel_tables = (
-            t.action, t.goto, t.rule_len, t.rule_lhs, np.int32(t.end_state), np.int32(t.end_terminal),
-            c.trans, c.accept, c.alive_ptr, c.alive_terms, c.lr_context, c.context_start, c.is_ignored,
-            c.term_kind, c.term_arg, c.state_role, c.layout_params,
+        self.kernel_tables = (  # the `G` tuple of kernels.py
+            t.action, t.goto, np.stack([t.rule_len, t.rule_lhs], axis=1),
+            c.trans, c.accept, c.alive_ptr, c.alive_terms, np.stack([c.lr_context, c.state_role], axis=1),
+            c.context_start, np.stack([c.term_kind, c.term_arg], axis=1),
+            np.r_[t.end_state, t.end_terminal, c.layout_params].astype(np.int32),
         )
         self.store = GrammarStore(t, c, self.tokenizer_info, self.cache_dir, self.stats)
         self._workspaces = threading.local()

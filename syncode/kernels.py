@@ -5,10 +5,13 @@ matcher state is one node id, so rollback is restoring an id. A step works on a 
 stack* (a base node plus a small array of states pushed on top of it), so trying a token
 never writes to the pool; `advance` commits the virtual stack as new nodes at the end.
 
-`G`, the grammar tuple, is (action, goto, rule_len, rule_lhs, end_state, end_terminal,
-lex_trans, lex_accept, alive_ptr, alive_terms, lr_context, context_start, is_ignored,
-term_kind, term_arg, state_role, layout) with `layout` = (newline, indent, dedent, insert
-terminals or -1, tab size, state mask); see `lexer.LexerContexts`.
+`G`, the grammar tuple, is (action, goto, rules, lex_trans, lex_accept, alive_ptr,
+alive_terms, lr_info, context_start, term_info, params): `rules[r]` = (length, left-hand
+side), `lr_info[s]` = (lexer context, layout role), `term_info[t]` = (kind, parser terminal)
+per lexer terminal, and `params` = (end state, end terminal, newline, indent, dedent, insert
+terminals or -1, tab size, state mask); see `lexer.LexerContexts`. Few arrays on purpose:
+Numba passes the tuple's arrays as separate arguments to every kernel call (four more
+arrays measured +16% per mask).
 
 A lexeme that ends is *emitted* (`emit`): its lexer terminal is shifted as a parser terminal,
 ignored, or is the indenter's newline, whose INDENT/DEDENTs depend on the width of the line's
@@ -83,7 +86,7 @@ def _register_after(reg, data, lo, hi, tab):
 @njit(cache=True)
 def push_terminal(G, node_state, node_parent, base, vstack, vlen, term):
     """Reduce as needed, then shift `term`. Returns (base, vlen); vlen < 0 when rejected."""
-    action, goto, rule_len, rule_lhs, mask = G[0], G[1], G[2], G[3], G[16][5]
+    action, goto, rules, mask = G[0], G[1], G[2], G[10][7]
     while True:
         top = _top(node_state, base, vstack, vlen, mask)
         a = action[top, term]
@@ -95,12 +98,12 @@ def push_terminal(G, node_state, node_parent, base, vstack, vlen, term):
             vstack[vlen] = a - 1
             return base, vlen + 1
         rule = -a - 1
-        for _ in range(rule_len[rule]):
+        for _ in range(rules[rule, 0]):
             if vlen > 0:
                 vlen -= 1
             else:
                 base = node_parent[base]
-        nxt = goto[_top(node_state, base, vstack, vlen, mask), rule_lhs[rule]]
+        nxt = goto[_top(node_state, base, vstack, vlen, mask), rules[rule, 1]]
         if nxt < 0 or vlen >= vstack.shape[0]:
             return base, -1
         vstack[vlen] = nxt
@@ -111,7 +114,7 @@ def push_terminal(G, node_state, node_parent, base, vstack, vlen, term):
 def _indent_level(G, node_state, node_parent, base, vstack, vlen):
     """(bracket depth, the innermost open block's width register, 0 at top level), read from
     the stack: open minus close bracket nodes, INDENT nodes not closed by a DEDENT node."""
-    role, mask = G[15], G[16][5]
+    lr_info, mask = G[7], G[10][7]
     depth = 0
     closed = 0
     i = vlen - 1
@@ -125,7 +128,7 @@ def _indent_level(G, node_state, node_parent, base, vstack, vlen):
             node = node_parent[node]
         else:
             return depth, 0
-        r = role[s & mask]
+        r = lr_info[s & mask, 1]
         if r == 0:
             continue
         if r & ROLE_OPEN:
@@ -145,7 +148,7 @@ def _indent_level(G, node_state, node_parent, base, vstack, vlen):
 def _dedent_to(G, node_state, node_parent, base, vstack, vlen, reg):
     """Shift one DEDENT per block deeper than `reg`, which must then be the level reached
     (both widths, as CPython checks tabs)."""
-    dedent = G[16][2]
+    dedent = G[10][4]
     _, level = _indent_level(G, node_state, node_parent, base, vstack, vlen)
     while (reg & MAX_WIDTH) < (level & MAX_WIDTH):
         base, vlen = push_terminal(G, node_state, node_parent, base, vstack, vlen, dedent)
@@ -161,19 +164,19 @@ def _dedent_to(G, node_state, node_parent, base, vstack, vlen, reg):
 def emit_newline(G, node_state, node_parent, base, vstack, vlen, reg):
     """The indenter's newline whose next line is indented by `reg`: ignored inside brackets;
     otherwise the newline, then INDENT (deeper) or DEDENTs to an enclosing level."""
-    layout = G[16]
+    params = G[10]
     depth, level = _indent_level(G, node_state, node_parent, base, vstack, vlen)
     if depth > 0:
         return base, vlen
     if reg < 0:
         return base, -1
-    base, vlen = push_terminal(G, node_state, node_parent, base, vstack, vlen, layout[0])
+    base, vlen = push_terminal(G, node_state, node_parent, base, vstack, vlen, params[2])
     if vlen < 0:
         return base, vlen
     if (reg & MAX_WIDTH) > (level & MAX_WIDTH):
         if (reg >> WIDTH_BITS) <= (level >> WIDTH_BITS):
             return base, -1  # deeper with tabs at 8 columns, not with tabs at 1: CPython's TabError
-        base, vlen = push_terminal(G, node_state, node_parent, base, vstack, vlen, layout[1])
+        base, vlen = push_terminal(G, node_state, node_parent, base, vstack, vlen, params[3])
         if vlen > 0:
             vstack[vlen - 1] |= reg << STATE_BITS
         return base, vlen
@@ -184,9 +187,9 @@ def emit_newline(G, node_state, node_parent, base, vstack, vlen, reg):
 def emit(G, node_state, node_parent, base, vstack, vlen, term, reg):
     """A lexeme of lexer terminal `term` ends (with register `reg`): shift, ignore, or the
     indenter's newline. Returns (base, vlen); vlen < 0 when rejected."""
-    kind = G[13][term]
+    kind = G[9][term, 0]
     if kind == KIND_SHIFT:
-        return push_terminal(G, node_state, node_parent, base, vstack, vlen, G[14][term])
+        return push_terminal(G, node_state, node_parent, base, vstack, vlen, G[9][term, 1])
     if kind == KIND_IGNORE:
         return base, vlen
     return emit_newline(G, node_state, node_parent, base, vstack, vlen, reg)
@@ -196,24 +199,24 @@ def emit(G, node_state, node_parent, base, vstack, vlen, term, reg):
 def may_end(G, node_state, node_parent, base, vstack, vlen, term, scratch):
     """Whether a lexeme of `term` may end acceptably here (for the indenter's newline: at some
     width; the current level needs nothing beyond the newline itself)."""
-    kind = G[13][term]
+    kind = G[9][term, 0]
     if kind == KIND_IGNORE:
         return True
     if kind == KIND_SHIFT:
-        return can_shift(G, node_state, node_parent, base, vstack, vlen, G[14][term], scratch)
+        return can_shift(G, node_state, node_parent, base, vstack, vlen, G[9][term, 1], scratch)
     depth, _ = _indent_level(G, node_state, node_parent, base, vstack, vlen)
-    return depth > 0 or can_shift(G, node_state, node_parent, base, vstack, vlen, G[16][0], scratch)
+    return depth > 0 or can_shift(G, node_state, node_parent, base, vstack, vlen, G[10][2], scratch)
 
 
 @njit(cache=True)
 def end_of_input(G, node_state, node_parent, base, vstack, vlen):
     """What the layout adds at the end of input: the inserted terminal after a trigger; for an
     indenter, a final newline unless one was just shifted, and DEDENTs to the top level."""
-    layout, role = G[16], G[15]
-    if layout[3] >= 0 and role[_top(node_state, base, vstack, vlen, layout[5])] & ROLE_TRIGGER:
-        base, vlen = push_terminal(G, node_state, node_parent, base, vstack, vlen, layout[3])
-    if layout[0] >= 0 and vlen >= 0:
-        if role[_top(node_state, base, vstack, vlen, layout[5])] & (ROLE_NEWLINE | ROLE_DEDENT):
+    params, lr_info = G[10], G[7]
+    if params[5] >= 0 and lr_info[_top(node_state, base, vstack, vlen, params[7]), 1] & ROLE_TRIGGER:
+        base, vlen = push_terminal(G, node_state, node_parent, base, vstack, vlen, params[5])
+    if params[2] >= 0 and vlen >= 0:
+        if lr_info[_top(node_state, base, vstack, vlen, params[7]), 1] & (ROLE_NEWLINE | ROLE_DEDENT):
             return _dedent_to(G, node_state, node_parent, base, vstack, vlen, 0)
         return emit_newline(G, node_state, node_parent, base, vstack, vlen, 0)
     return base, vlen
@@ -233,7 +236,8 @@ def accepts_end(G, node_state, node_parent, base, vstack, vlen, scratch):
 
     The reduce step is written out here and in `push_terminal` on purpose: a shared helper
     measured 15% slower per mask (json x qwen3, fill p50 72 -> 83 us)."""
-    action, goto, rule_len, rule_lhs, end_state, end_term, mask = G[0], G[1], G[2], G[3], G[4], G[5], G[16][5]
+    action, goto, rules, params = G[0], G[1], G[2], G[10]
+    end_state, end_term, mask = params[0], params[1], params[7]
     scratch[:vlen] = vstack[:vlen]
     while True:
         top = _top(node_state, base, scratch, vlen, mask)
@@ -241,12 +245,12 @@ def accepts_end(G, node_state, node_parent, base, vstack, vlen, scratch):
         if a >= 0:
             return False
         rule = -a - 1
-        for _ in range(rule_len[rule]):
+        for _ in range(rules[rule, 0]):
             if vlen > 0:
                 vlen -= 1
             else:
                 base = node_parent[base]
-        nxt = goto[_top(node_state, base, scratch, vlen, mask), rule_lhs[rule]]
+        nxt = goto[_top(node_state, base, scratch, vlen, mask), rules[rule, 1]]
         if nxt < 0 or vlen >= scratch.shape[0]:
             return False
         if nxt == end_state:
@@ -261,8 +265,8 @@ def lex(G, node_state, node_parent, base, vstack, vlen, q, reg, data, lo, hi):
 
     The register is brought up to date only where it is read (a lexeme ends, or the call
     returns), from the bytes of the current lexeme read since (`since`)."""
-    lex_trans, lex_accept, lr_context, context_start, layout = G[6], G[7], G[10], G[11], G[16]
-    counting = layout[0] >= 0
+    lex_trans, lex_accept, lr_info, context_start, params = G[3], G[4], G[7], G[8], G[10]
+    counting = params[2] >= 0
     since = lo
     for i in range(lo, hi):
         b = data[i]
@@ -274,30 +278,30 @@ def lex(G, node_state, node_parent, base, vstack, vlen, q, reg, data, lo, hi):
         if term < 0:
             return False, base, vlen, q, reg
         if counting:
-            reg = _register_after(reg, data, since, i, layout[4])
+            reg = _register_after(reg, data, since, i, params[6])
         base, vlen = emit(G, node_state, node_parent, base, vstack, vlen, term, reg)
         if vlen < 0:
             return False, base, vlen, q, reg
-        start = context_start[lr_context[_top(node_state, base, vstack, vlen, layout[5])]]
+        start = context_start[lr_info[_top(node_state, base, vstack, vlen, params[7]), 0]]
         q = lex_trans[start, b]
         if q < 0:
             return False, base, vlen, start, reg
         reg = REG_NONE
         since = i
     if counting:
-        reg = _register_after(reg, data, since, hi, layout[4])
+        reg = _register_after(reg, data, since, hi, params[6])
     return True, base, vlen, q, reg
 
 
 @njit(cache=True)
 def is_lexeme_start(G, node_state, base, vstack, vlen, q):
-    return q == G[11][G[10][_top(node_state, base, vstack, vlen, G[16][5])]]
+    return q == G[8][G[7][_top(node_state, base, vstack, vlen, G[10][7]), 0]]
 
 
 @njit(cache=True)
 def alive_ok(G, node_state, node_parent, base, vstack, vlen, q, scratch):
     """Whether the partial lexeme in state q can still become a terminal the parser takes."""
-    alive_ptr, alive_terms = G[8], G[9]
+    alive_ptr, alive_terms = G[5], G[6]
     if is_lexeme_start(G, node_state, base, vstack, vlen, q):
         return True
     for k in range(alive_ptr[q], alive_ptr[q + 1]):
@@ -312,7 +316,7 @@ def accepts_eos(G, node_state, node_parent, base, vstack, vlen, q, reg, scratch,
     input (`end_of_input`) goes through, and `$END` is accepted."""
     scratch2[:vlen] = vstack[:vlen]
     if not is_lexeme_start(G, node_state, base, vstack, vlen, q):
-        term = G[7][q]
+        term = G[4][q]
         if term < 0:
             return False
         # A newline lexeme that ends in a comment (no line after it) ends the input at width 0.
@@ -380,7 +384,7 @@ def fill_level(G, ST, W, node_state, node_parent, base, vin, vlen, q, reg, out):
     add the entry. `W` is the workspace (`new_workspace`). W.ok[t] is left set, for the
     context's terminals t, to "t may end the current lexeme".
     """
-    alive_ptr, alive_terms, lr_context, context_start, layout = G[8], G[9], G[10], G[11], G[16]
+    alive_ptr, alive_terms, lr_info, context_start, params = G[5], G[6], G[7], G[8], G[10]
     rows, inside_row, grp_lo, grp_state, grp_row, grp_hi = ST[0], ST[1], ST[3], ST[4], ST[5], ST[25]
     root_first, root_term, root_lo, root_hi, root_last = ST[6], ST[7], ST[8], ST[9], ST[26]
     root_rep, root_cut = ST[28], ST[29]
@@ -410,11 +414,11 @@ def fill_level(G, ST, W, node_state, node_parent, base, vin, vlen, q, reg, out):
         end_reg = reg
         if root_cut[r] >= 0:
             lo = offsets[root_rep[r]]
-            end_reg = _register_after(reg, flat, lo, lo + root_cut[r], layout[4])
+            end_reg = _register_after(reg, flat, lo, lo + root_cut[r], params[6])
         base0, vlen0 = emit(G, node_state, node_parent, base, vwork, vlen, t, end_reg)
         if vlen0 < 0:
             continue
-        s0 = context_start[lr_context[_top(node_state, base0, vwork, vlen0, layout[5])]]
+        s0 = context_start[lr_info[_top(node_state, base0, vwork, vlen0, params[7]), 0]]
         entry = -1
         for e in range(cx_lo[r], cx_hi[r]):
             if cx_s0[e] == s0:
@@ -480,14 +484,14 @@ def fill_mask(G, ST, W, node_state, node_parent, node, q, reg, stops, out):
     they are allowed at the start of the next lexeme: that mask is computed on the stack with
     T emitted and ANDed with the store's first-byte-ender bitset of q.
     """
-    lex_accept, lr_context, context_start = G[7], G[10], G[11]
+    lex_accept, lr_info, context_start = G[4], G[7], G[8]
     scratch, scratch2, ok, vnext, tmp = W[1], W[2], W[3], W[4], W[5]
     fill_level(G, ST, W, node_state, node_parent, node, vnext, 0, q, reg, out)
     term = lex_accept[q]
     if term >= 0 and ok[term]:
         base, vlen = emit(G, node_state, node_parent, node, vnext, 0, term, reg)
         if vlen >= 0:
-            start = context_start[lr_context[_top(node_state, base, vnext, vlen, G[16][5])]]
+            start = context_start[lr_info[_top(node_state, base, vnext, vlen, G[10][7]), 0]]
             fill_level(G, ST, W, node_state, node_parent, base, vnext, vlen, start, REG_NONE, tmp)
             die0 = ST[0][ST[2][q]]
             for w in range(out.shape[0]):

@@ -33,7 +33,6 @@ class LexerContexts:
     context_start: np.ndarray  # int32 [n_contexts] global id of each context's start state
     context_terms: tuple[np.ndarray, ...]  # per context: its terminals (global ids), best-ranked first
     lr_context: np.ndarray  # int32 [n_lr_states]
-    is_ignored: np.ndarray  # bool [n_lexer_terms]
     term_kind: np.ndarray  # int32 [n_lexer_terms]: layout.KIND_*
     term_arg: np.ndarray  # int32 [n_lexer_terms]: the parser terminal a KIND_SHIFT term shifts
     term_names: tuple[str, ...]  # [n_lexer_terms], for messages
@@ -118,7 +117,6 @@ def build_contexts(grammar: Grammar, tables: ParseTables) -> LexerContexts:
         context_start=np.array(context_start, dtype=np.int32),
         context_terms=tuple(np.array(k, dtype=np.int32) for k in context_ids),
         lr_context=lr_context,
-        is_ignored=kind == KIND_IGNORE,
         term_kind=kind,
         term_arg=np.array(terms.arg, dtype=np.int32),
         term_names=tuple(terms.names),
