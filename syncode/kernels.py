@@ -319,8 +319,9 @@ def accepts_eos(G, node_state, node_parent, base, vstack, vlen, q, reg, scratch,
         term = G[4][q]
         if term < 0:
             return False
-        # A newline lexeme that ends in a comment (no line after it) ends the input at width 0.
-        base, vlen = emit(G, node_state, node_parent, base, scratch2, vlen, term, 0 if reg == REG_NONE else reg)
+        # A newline lexeme open at the end of input ends it at width 0: its last line, blank or
+        # a comment, has nothing after it (CPython ignores a last line of whitespace).
+        base, vlen = emit(G, node_state, node_parent, base, scratch2, vlen, term, 0)
         if vlen < 0:
             return False
     base, vlen = end_of_input(G, node_state, node_parent, base, scratch2, vlen)
