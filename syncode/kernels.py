@@ -145,11 +145,10 @@ def _indent_level(G, node_state, node_parent, base, vstack, vlen):
 
 
 @njit(cache=True)
-def _dedent_to(G, node_state, node_parent, base, vstack, vlen, reg):
-    """Shift one DEDENT per block deeper than `reg`, which must then be the level reached
-    (both widths, as CPython checks tabs)."""
+def _dedent_to(G, node_state, node_parent, base, vstack, vlen, reg, level):
+    """Shift one DEDENT per block deeper than `reg` (`level`: the innermost open block's),
+    which must then be the level reached (both widths, as CPython checks tabs)."""
     dedent = G[10][4]
-    _, level = _indent_level(G, node_state, node_parent, base, vstack, vlen)
     while (reg & MAX_WIDTH) < (level & MAX_WIDTH):
         base, vlen = push_terminal(G, node_state, node_parent, base, vstack, vlen, dedent)
         if vlen < 0:
@@ -180,7 +179,7 @@ def emit_newline(G, node_state, node_parent, base, vstack, vlen, reg):
         if vlen > 0:
             vstack[vlen - 1] |= reg << STATE_BITS
         return base, vlen
-    return _dedent_to(G, node_state, node_parent, base, vstack, vlen, reg)
+    return _dedent_to(G, node_state, node_parent, base, vstack, vlen, reg, level)
 
 
 @njit(cache=True, inline="always")
@@ -217,7 +216,8 @@ def end_of_input(G, node_state, node_parent, base, vstack, vlen):
         base, vlen = push_terminal(G, node_state, node_parent, base, vstack, vlen, params[5])
     if params[2] >= 0 and vlen >= 0:
         if lr_info[_top(node_state, base, vstack, vlen, params[7]), 1] & (ROLE_NEWLINE | ROLE_DEDENT):
-            return _dedent_to(G, node_state, node_parent, base, vstack, vlen, 0)
+            _, level = _indent_level(G, node_state, node_parent, base, vstack, vlen)
+            return _dedent_to(G, node_state, node_parent, base, vstack, vlen, 0, level)
         return emit_newline(G, node_state, node_parent, base, vstack, vlen, 0)
     return base, vlen
 

@@ -35,7 +35,6 @@ class LexerContexts:
     lr_context: np.ndarray  # int32 [n_lr_states]
     term_kind: np.ndarray  # int32 [n_lexer_terms]: layout.KIND_*
     term_arg: np.ndarray  # int32 [n_lexer_terms]: the parser terminal a KIND_SHIFT term shifts
-    term_names: tuple[str, ...]  # [n_lexer_terms], for messages
     state_role: np.ndarray  # int32 [n_lr_states]: layout.ROLE_* bits
     layout_params: np.ndarray  # int32 [6]: newline, indent, dedent, insert terminals (-1 if none), tab size,
     #                            and the mask of an LR state in a stack node (INDENT nodes carry widths above it)
@@ -119,7 +118,6 @@ def build_contexts(grammar: Grammar, tables: ParseTables) -> LexerContexts:
         lr_context=lr_context,
         term_kind=kind,
         term_arg=np.array(terms.arg, dtype=np.int32),
-        term_names=tuple(terms.names),
         state_role=terms.roles(),
         layout_params=terms.params(),
         initial_state=initial,
@@ -136,7 +134,6 @@ class _LexerTerms:
         self.index = {name: i for i, name in enumerate(names)}
         grammar_dfas = terminal_dfas(grammar)
         self.dfas: list[ByteDFA | None] = grammar_dfas + [None] * (len(names) - len(grammar_dfas))
-        self.names = list(names)
         self.kind = [KIND_SHIFT] * len(names)
         self.arg = list(range(len(names)))
         self.base = list(range(len(grammar_dfas))) + [0] * (len(names) - len(grammar_dfas))
@@ -168,11 +165,10 @@ class _LexerTerms:
         ident = self._id(keywords.identifier, "keywords")
         soft = {self._id(item, "keywords except") for item in keywords.soft}
         dfa = self.dfas[ident]
-        words = [i for i, spec in enumerate(self.grammar.terminals)
-                 if spec.is_string and i != ident and i not in soft and i not in self.ignored
-                 and self.dfas[i].n_states and _only_string(self.grammar, i) is not None
-                 and dfa.matches(_only_string(self.grammar, i))]
-        self.reserved[ident] = words
+        self.reserved[ident] = [
+            i for i, spec in enumerate(self.grammar.terminals)
+            if spec.is_string and i != ident and i not in soft and i not in self.ignored
+            and (word := _only_string(self.grammar, i)) is not None and dfa.matches(word)]
 
     def _indenter(self, ind) -> None:
         self.newline = self._id(ind.newline, "indenter newline")
@@ -212,12 +208,11 @@ class _LexerTerms:
             if with_newline is None:
                 continue
             parts = []
-            for dfa, kind, suffix in ((without, KIND_IGNORE, ""), (with_newline, KIND_SHIFT, "+newline")):
+            for dfa, kind in ((without, KIND_IGNORE), (with_newline, KIND_SHIFT)):
                 if dfa is None:
                     continue
-                parts.append(len(self.names))
+                parts.append(len(self.dfas))
                 self.dfas.append(dfa)
-                self.names.append(f"{self.names[t]}{suffix} after a trigger")
                 self.kind.append(kind)
                 self.arg.append(self.insert if kind == KIND_SHIFT else len(self.arg))
                 self.base.append(self.base[t])
