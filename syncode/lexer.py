@@ -165,10 +165,18 @@ class _LexerTerms:
         ident = self._id(keywords.identifier, "keywords")
         soft = {self._id(item, "keywords except") for item in keywords.soft}
         dfa = self.dfas[ident]
-        self.reserved[ident] = [
-            i for i, spec in enumerate(self.grammar.terminals)
-            if spec.is_string and i != ident and i not in soft and i not in self.ignored
-            and (word := _only_string(self.grammar, i)) is not None and dfa.matches(word)]
+        words = []
+        for i, spec in enumerate(self.grammar.terminals):
+            if not spec.is_string or i == ident or i in soft or i in self.ignored:
+                continue
+            spellings = _spellings(self.dfas[i])  # several for a case-insensitive keyword
+            matched = [dfa.matches(w) for w in spellings]
+            if all(matched):
+                words.append(i)
+            elif any(matched):
+                raise self._error(f"keywords: {keywords.identifier} matches some spellings of {spec.name} but not "
+                                  "all, so it cannot be reserved; list it in except= or make the two agree")
+        self.reserved[ident] = words
 
     def _indenter(self, ind) -> None:
         self.newline = self._id(ind.newline, "indenter newline")
@@ -256,12 +264,15 @@ class _LexerTerms:
         return after
 
 
-def _only_string(grammar: Grammar, t: int) -> bytes | None:
-    """The one string a string terminal matches, as UTF-8 (None for case-insensitive ones)."""
-    pattern = grammar.lark.terminals[t].pattern
-    if pattern.flags:
-        return None
-    return pattern.value.encode()
+def _spellings(dfa: ByteDFA) -> list[bytes]:
+    """Every string a string terminal's DFA matches (one, or a case-insensitive word's variants)."""
+    found, todo = [], [(0, b"")]
+    while todo:
+        state, prefix = todo.pop()
+        if dfa.accepting[state]:
+            found.append(prefix)
+        todo.extend((int(t), prefix + bytes([b])) for b, t in enumerate(dfa.trans[state]) if t >= 0)
+    return found
 
 
 def _check_newline_dfa(dfa: ByteDFA, name: str, error) -> None:

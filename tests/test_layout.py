@@ -315,3 +315,21 @@ def test_rollback_restores_indentation(indented):
     assert m.accept_bytes(b"z = 2\n") and m.is_accepting()
     m.rollback(1)  # the same point: now four more columns are the block's level
     assert m.accept_bytes(b"    z = 2\n") and m.is_accepting()
+
+
+CASE_INSENSITIVE = r'''
+//@syncode keywords NAME
+start: (stmt ";")*
+stmt: "SELECT"i NAME | NAME "=" NAME
+NAME: /[a-zA-Z_]+/
+%ignore " "
+'''
+
+
+def test_case_insensitive_keywords_are_reserved_in_every_spelling():
+    compiled = syncode.compile_grammar(syncode.Grammar(CASE_INSENSITIVE), tokenizer_info("smollm2"))
+    assert sentence(compiled, "select x;") and sentence(compiled, "x = selects;")
+    assert not sentence(compiled, "x = Select;")
+    lower_only = CASE_INSENSITIVE.replace("/[a-zA-Z_]+/", "/[a-z_]+/")
+    with pytest.raises(GrammarError, match="NAME matches some spellings of SELECT but not all"):
+        syncode.compile_grammar(syncode.Grammar(lower_only), tokenizer_info("smollm2"))
