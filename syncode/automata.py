@@ -93,7 +93,7 @@ class CharDFA:
                     ids[key] = len(order)
                     order.append(key)
                 row.append((lo, hi, ids[key]))
-            edges.append(_coalesce(row))
+            edges.append(coalesce(row))
             accepting.append(keep(a >= 0 and self.accepting[a], b >= 0 and other.accepting[b]))
             i += 1
         return CharDFA(edges, accepting).minimize()
@@ -115,7 +115,7 @@ class CharDFA:
         return nfa.to_dfa(a0, b1)
 
     def minimize(self) -> "CharDFA":
-        """Trim dead and unreachable states and merge equivalent ones (Moore refinement)."""
+        """Trim dead and unreachable states and merge equivalent ones."""
         live = self.live_states()
         if not live[0]:
             return CharDFA([[]], [False])
@@ -129,29 +129,31 @@ class CharDFA:
             first.setdefault(cls[s], s)
         renum: dict[int, int] = {cls[0]: 0}
         queue = [0]
-        while queue:
-            s = first[cls[queue.pop(0)]]
-            for _, _, t in edges[s]:
+        for state in queue:
+            for _, _, t in edges[first[cls[state]]]:
                 if cls[t] not in renum:
                     renum[cls[t]] = len(renum)
                     queue.append(t)
         out_edges: list[list[tuple[int, int, int]]] = [[] for _ in renum]
         out_acc = [False] * len(renum)
-        for s in reach:
-            c = renum[cls[s]]
-            out_edges[c] = _coalesce([(lo, hi, renum[cls[t]]) for lo, hi, t in edges[s]])
-            out_acc[c] = self.accepting[s]
+        for c, s in first.items():
+            out_edges[renum[c]] = coalesce([(lo, hi, renum[cls[t]]) for lo, hi, t in edges[s]])
+            out_acc[renum[c]] = self.accepting[s]
         return CharDFA(out_edges, out_acc)
 
     def live_states(self) -> list[bool]:
         """For each state, whether some accepting state is reachable from it."""
+        preds: list[list[int]] = [[] for _ in self.edges]
+        for s, row in enumerate(self.edges):
+            for _, _, t in row:
+                preds[t].append(s)
         live = list(self.accepting)
-        changed = True
-        while changed:
-            changed = False
-            for s, row in enumerate(self.edges):
-                if not live[s] and any(live[t] for _, _, t in row):
-                    live[s] = changed = True
+        stack = [s for s, acc in enumerate(live) if acc]
+        while stack:
+            for p in preds[stack.pop()]:
+                if not live[p]:
+                    live[p] = True
+                    stack.append(p)
         return live
 
     def key(self) -> tuple:
@@ -200,7 +202,7 @@ def _merge_edges(ea, eb):
             yield lo, hi, (ta, tb)
 
 
-def _coalesce(row: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+def coalesce(row: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
     """Sort and merge adjacent ranges with the same target."""
     out: list[tuple[int, int, int]] = []
     for lo, hi, t in sorted(row):
@@ -342,7 +344,7 @@ class NFA:
                     ids[key] = len(order)
                     order.append(key)
                 row.append((lo, hi, ids[key]))
-            edges.append(_coalesce(row))
+            edges.append(coalesce(row))
             i += 1
         return CharDFA(edges, accepting).minimize()
 

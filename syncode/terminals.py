@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import interegular
 import numpy as np
+from numba import njit
 
 try:  # Python >= 3.11
     import re._parser as re_parser
@@ -45,43 +46,6 @@ class ByteDFA:
             if state < 0:
                 return False
         return bool(self.accepting[state])
-
-
-def _utf8_ranges(lo: int, hi: int) -> list[list[tuple[int, int]]]:
-    """Split the code point range [lo, hi] into sequences of byte ranges, one per UTF-8 shape."""
-    bounds = [(0, 0x7F), (0x80, 0x7FF), (0x800, 0xFFFF), (0x10000, MAX_CODE_POINT)]
-    out: list[list[tuple[int, int]]] = []
-    for n_bytes, (blo, bhi) in enumerate(bounds, start=1):
-        a, b = max(lo, blo), min(hi, bhi)
-        if a <= b:
-            out.extend(_split_same_length(a, b, n_bytes))
-    return out
-
-
-def _encode(cp: int, n_bytes: int) -> list[int]:
-    if n_bytes == 1:
-        return [cp]
-    lead = {2: 0xC0, 3: 0xE0, 4: 0xF0}[n_bytes]
-    tail = [0x80 | ((cp >> (6 * i)) & 0x3F) for i in range(n_bytes - 2, -1, -1)]
-    return [lead | (cp >> (6 * (n_bytes - 1)))] + tail
-
-
-def _split_same_length(lo: int, hi: int, n_bytes: int) -> list[list[tuple[int, int]]]:
-    """Byte-range sequences for code points lo..hi that all encode in n_bytes bytes."""
-    if n_bytes == 1:
-        return [[(lo, hi)]]
-    # Split until the range covers whole blocks of continuation bytes below a common prefix.
-    for i in range(1, n_bytes):
-        block = 1 << (6 * i)
-        if lo & ~(block - 1) != hi & ~(block - 1):
-            if lo & (block - 1) != 0:
-                mid = (lo | (block - 1))
-                return _split_same_length(lo, mid, n_bytes) + _split_same_length(mid + 1, hi, n_bytes)
-            if hi & (block - 1) != block - 1:
-                mid = (hi & ~(block - 1)) - 1
-                return _split_same_length(lo, mid, n_bytes) + _split_same_length(mid + 1, hi, n_bytes)
-    a, b = _encode(lo, n_bytes), _encode(hi, n_bytes)
-    return [list(zip(a, b))]
 
 
 def _code_point_ranges(chars: set[str] | None, excluded: set[str]) -> list[tuple[int, int]]:
@@ -188,27 +152,84 @@ def regex_to_dfa(regex: str, name: str = "<regex>") -> ByteDFA:
     return code_point_dfa_to_bytes(edges, accepting, start=index[fsm.initial])
 
 
+Pieces = tuple[tuple[int, int, int], ...]  # sorted, disjoint (lo, hi, target)
+UTF8_FORMS = ((1, 0x80, 0x7FF, 0xC0), (2, 0x800, 0xFFFF, 0xE0), (3, 0x10000, MAX_CODE_POINT, 0xF0))
+# (continuation bytes, lowest and highest code point, lead byte of code point 0)
+
+
+def clip(pieces, lo: int, hi: int) -> list[tuple[int, int, int]]:
+    """The part of sorted, disjoint (lo, hi, target) `pieces` inside lo..hi."""
+    out = []
+    for a, b, t in pieces:
+        if b < lo:
+            continue
+        if a > hi:
+            break
+        out.append((max(a, lo), min(b, hi), t))
+    return out
+
+
+def split_blocks(pieces, unit: int) -> list[tuple[int, int, Pieces]]:
+    """Sorted, disjoint (lo, hi, target) `pieces` cut into blocks of `unit` values: (first
+    block, last block, the pieces inside each as offsets from its start), sorted; a run of
+    blocks inside one piece comes as one item. (A UTF-8 lead byte, a hex digit of `\\uXXXX`
+    or a high surrogate chooses a block; what follows chooses within it.)"""
+    whole: list[tuple[int, int, Pieces]] = []
+    partial: dict[int, list[tuple[int, int, int]]] = {}
+    for a, b, t in pieces:
+        block_a, off_a = divmod(a, unit)
+        block_b, off_b = divmod(b, unit)
+        first = block_a if off_a == 0 else block_a + 1
+        last = block_b if off_b == unit - 1 else block_b - 1
+        if block_a == block_b and first > last:
+            partial.setdefault(block_a, []).append((off_a, off_b, t))
+            continue
+        if off_a:
+            partial.setdefault(block_a, []).append((off_a, unit - 1, t))
+        if off_b != unit - 1:
+            partial.setdefault(block_b, []).append((0, off_b, t))
+        if first <= last:
+            whole.append((first, last, ((0, unit - 1, t),)))
+    return sorted(whole + [(block, block, tuple(inner)) for block, inner in partial.items()])
+
+
 def code_point_dfa_to_bytes(
     edges: list[list[tuple[int, int, int]]], accepting: list[bool], start: int = 0
 ) -> ByteDFA:
-    """A trimmed, minimised ByteDFA for an automaton over code points given as range edges
-    `edges[state] = [(lo, hi, target), ...]` (surrogates, which UTF-8 cannot encode, are dropped)."""
-    nfa: list[dict[int, set[int]]] = [dict() for _ in edges]
-    for src, row in enumerate(edges):
-        for lo, hi, dst in row:
-            for a, b in _without_surrogates(lo, hi):
-                for path in _utf8_ranges(a, b):
-                    cur = src
-                    for k, (blo, bhi) in enumerate(path):
-                        if k == len(path) - 1:
-                            nxt = dst
-                        else:
-                            nfa.append(dict())
-                            nxt = len(nfa) - 1
-                        for byte in range(blo, bhi + 1):
-                            nfa[cur].setdefault(byte, set()).add(nxt)
-                        cur = nxt
-    return _determinize(nfa, start, {s for s, acc in enumerate(accepting) if acc})
+    """A trimmed, minimised ByteDFA for a deterministic automaton over code points given as
+    range edges `edges[state] = [(lo, hi, target), ...]` (surrogates, which UTF-8 cannot
+    encode, are dropped). Built directly: a state per code point state, and the states inside
+    a multi-byte character shared by what their remaining bytes can lead to."""
+    order = [start] + [s for s in range(len(edges)) if s != start]  # the start becomes state 0
+    index = {s: i for i, s in enumerate(order)}
+    rows: list[list[tuple[int, int, int]]] = [[] for _ in order]  # then the states inside characters
+    inside: dict[tuple[int, Pieces], int] = {}
+
+    def continuation(k: int, pieces: Pieces) -> int:
+        """The state reading the last `k` bytes of a character, `pieces` by code point offset."""
+        state = inside.get((k, pieces))
+        if state is None:
+            state = inside[k, pieces] = len(rows)
+            rows.append([])
+            unit = 64 ** (k - 1)
+            rows[state] = [(0x80 + lo, 0x80 + hi, inner[0][2] if k == 1 else continuation(k - 1, inner))
+                           for lo, hi, inner in split_blocks(pieces, unit)]
+        return state
+
+    for s in order:
+        pieces = sorted((a, b, index[t]) for lo, hi, t in edges[s] for a, b in _without_surrogates(lo, hi))
+        row = clip(pieces, 0, 0x7F)
+        for k, lowest, highest, lead in UTF8_FORMS:
+            form = clip(pieces, lowest, highest)
+            row += [(lead + lo, lead + hi, continuation(k, inner)) for lo, hi, inner in split_blocks(form, 64 ** k)]
+        rows[index[s]] = row
+    trans = np.full((len(rows), 256), -1, dtype=np.int32)
+    for state, row in enumerate(rows):
+        for lo, hi, t in row:
+            trans[state, lo:hi + 1] = t
+    final = np.zeros(len(rows), dtype=bool)
+    final[[index[s] for s, acc in enumerate(accepting) if acc]] = True
+    return trim(trans, final)
 
 
 def _without_surrogates(lo: int, hi: int) -> list[tuple[int, int]]:
@@ -220,103 +241,210 @@ def _without_surrogates(lo: int, hi: int) -> list[tuple[int, int]]:
     return out
 
 
-def _determinize(nfa: list[dict[int, set[int]]], start: int, accepting: set[int]) -> ByteDFA:
-    start_set = frozenset([start])
-    ids = {start_set: 0}
-    order = [start_set]
-    rows: list[list[int]] = []
-    i = 0
-    while i < len(order):
-        current = order[i]
-        row = [-1] * 256
-        by_byte: dict[int, set[int]] = {}
-        for s in current:
-            for byte, targets in nfa[s].items():
-                by_byte.setdefault(byte, set()).update(targets)
-        for byte, targets in by_byte.items():
-            key = frozenset(targets)
-            if key not in ids:
-                ids[key] = len(order)
-                order.append(key)
-            row[byte] = ids[key]
-        rows.append(row)
-        i += 1
-    trans = np.array(rows, dtype=np.int32)
-    acc = np.array([bool(s & accepting) for s in order], dtype=bool)
-    return trim(trans, acc)
-
-
 def trim(trans: np.ndarray, accepting: np.ndarray) -> ByteDFA:
     """Drop states that cannot reach acceptance (and unreachable ones); renumber with start 0."""
-    n = trans.shape[0]
-    live = accepting.copy()
-    changed = True
-    valid = trans >= 0
-    while changed:
-        reach_any = (valid & live[np.maximum(trans, 0)]).any(axis=1)
-        new_live = live | reach_any
-        changed = bool((new_live != live).any())
-        live = new_live
-    if not live[0]:
+    keep = np.flatnonzero(_useful_states(np.ascontiguousarray(trans, dtype=np.int32), accepting.astype(np.bool_)))
+    if len(keep) == 0:
         raise UnsupportedRegexError("the regex matches no string")
-    # Reachable from the start through live states.
-    seen = {0}
-    stack = [0]
-    while stack:
-        s = stack.pop()
-        for t in trans[s]:
-            t = int(t)
-            if t >= 0 and live[t] and t not in seen:
-                seen.add(t)
-                stack.append(t)
-    keep = sorted(seen)
-    remap = np.full(n, -1, dtype=np.int32)
+    remap = np.full(trans.shape[0], -1, dtype=np.int32)
     remap[keep] = np.arange(len(keep), dtype=np.int32)
     new = trans[keep]
     new = np.where(new >= 0, remap[np.maximum(new, 0)], -1).astype(np.int32)
     return minimize(new, accepting[keep].copy())
 
 
+@njit(cache=True)
+def _useful_states(trans: np.ndarray, accepting: np.ndarray) -> np.ndarray:
+    """States reachable from state 0 through states that can reach acceptance (none when
+    state 0 cannot)."""
+    n, k = trans.shape
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    for s in range(n):
+        for b in range(k):
+            if trans[s, b] >= 0:
+                ptr[trans[s, b] + 1] += 1
+    for i in range(n):
+        ptr[i + 1] += ptr[i]
+    preds = np.empty(ptr[n], dtype=np.int64)
+    fill = ptr[:-1].copy()
+    for s in range(n):
+        for b in range(k):
+            t = trans[s, b]
+            if t >= 0:
+                preds[fill[t]] = s
+                fill[t] += 1
+    live = accepting.copy()
+    stack = np.empty(n, dtype=np.int64)
+    top = 0
+    for s in range(n):
+        if live[s]:
+            stack[top] = s
+            top += 1
+    while top > 0:
+        top -= 1
+        t = stack[top]
+        for j in range(ptr[t], ptr[t + 1]):
+            p = preds[j]
+            if not live[p]:
+                live[p] = True
+                stack[top] = p
+                top += 1
+    useful = np.zeros(n, dtype=np.bool_)
+    if n == 0 or not live[0]:
+        return useful
+    useful[0] = True
+    stack[0] = 0
+    top = 1
+    while top > 0:
+        top -= 1
+        s = stack[top]
+        for b in range(k):
+            t = trans[s, b]
+            if t >= 0 and live[t] and not useful[t]:
+                useful[t] = True
+                stack[top] = t
+                top += 1
+    return useful
+
+
 def equivalence_classes(trans: np.ndarray, accepting: np.ndarray) -> np.ndarray:
     """Class of each state of a DFA (`trans[state, symbol]`, -1 for no edge) under language
-    equivalence, numbered by first appearance (Moore refinement on the distinct columns:
-    symbols that every state treats alike are refined once)."""
+    equivalence, numbered by first appearance (so the start state's class is 0). Symbols that
+    every state treats alike are one symbol; the refinement is Hopcroft's, O(n k log n)
+    (Moore's round-by-round refinement needs as many rounds as the longest distinguishing
+    string: a thousand for a `maxLength: 1000` counter)."""
+    if trans.shape[0] == 0:
+        return np.zeros(0, dtype=np.int64)
     _, first_column = np.unique(trans, axis=1, return_index=True)
-    columns = trans[:, np.sort(first_column)]
-    classes = accepting.astype(np.int64)
-    n_classes = len(np.unique(classes))
-    row = np.dtype((np.void, (columns.shape[1] + 1) * 8))
-    while True:
-        targets = np.where(columns >= 0, classes[np.maximum(columns, 0)], -1)
-        signature = np.ascontiguousarray(np.concatenate([classes[:, None], targets], axis=1), dtype=np.int64)
-        _, first, classes = np.unique(signature.view(row).ravel(), return_index=True, return_inverse=True)
-        classes = classes.reshape(-1)
-        if len(first) == n_classes:
-            # Number classes by first appearance (so the start state's class is 0).
-            order = np.empty(len(first), dtype=np.int64)
-            order[np.argsort(first, kind="stable")] = np.arange(len(first))
-            return order[classes]
-        n_classes = len(first)
+    columns = np.ascontiguousarray(trans[:, np.sort(first_column)], dtype=np.int64)
+    blocks = _hopcroft(columns, np.ascontiguousarray(accepting, dtype=np.bool_))
+    _, first, inverse = np.unique(blocks, return_index=True, return_inverse=True)
+    order = np.empty(len(first), dtype=np.int64)
+    order[np.argsort(first, kind="stable")] = np.arange(len(first))
+    return order[inverse.reshape(-1)]
+
+
+@njit(cache=True)
+def _hopcroft(trans: np.ndarray, accepting: np.ndarray) -> np.ndarray:
+    """Block of each state in the coarsest partition that separates accepting from other
+    states and is stable under every symbol; missing edges go to an implicit sink state."""
+    n, k = trans.shape
+    size = n + 1  # state n is the sink
+    # Predecessors by (symbol, target), compressed rows: every state has one target per symbol.
+    ptr = np.zeros(k * size + 1, dtype=np.int64)
+    for s in range(n):
+        for a in range(k):
+            t = trans[s, a]
+            ptr[a * size + (t if t >= 0 else n) + 1] += 1
+    for a in range(k):
+        ptr[a * size + n + 1] += 1  # the sink's own edges
+    for i in range(k * size):
+        ptr[i + 1] += ptr[i]
+    preds = np.empty(k * size, dtype=np.int64)
+    fill = ptr[:-1].copy()
+    for s in range(size):
+        for a in range(k):
+            t = trans[s, a] if s < n else -1
+            slot = a * size + (t if t >= 0 else n)
+            preds[fill[slot]] = s
+            fill[slot] += 1
+    # Blocks are ranges of `elems`; `loc` is each state's index there.
+    elems = np.empty(size, dtype=np.int64)
+    loc = np.empty(size, dtype=np.int64)
+    block = np.empty(size, dtype=np.int64)
+    first = np.zeros(size + 1, dtype=np.int64)
+    end = np.zeros(size + 1, dtype=np.int64)
+    marked = np.zeros(size + 1, dtype=np.int64)
+    n_accepting = 0
+    for s in range(n):
+        if accepting[s]:
+            n_accepting += 1
+    head, tail = 0, n_accepting
+    for s in range(size):
+        if s < n and accepting[s]:
+            elems[head] = s
+            loc[s] = head
+            block[s] = 0
+            head += 1
+        else:
+            elems[tail] = s
+            loc[s] = tail
+            block[s] = 1
+            tail += 1
+    first[0], end[0], first[1], end[1] = 0, n_accepting, n_accepting, size
+    n_blocks = 2
+    waiting = np.zeros((size + 1) * k, dtype=np.bool_)
+    stack = np.empty(max(2 * k, 16), dtype=np.int64)
+    top = 0
+    if n_accepting > 0:
+        smaller = 0 if n_accepting <= size - n_accepting else 1
+        for a in range(k):
+            stack[top] = smaller * k + a
+            top += 1
+            waiting[smaller * k + a] = True
+    splitter = np.empty(size, dtype=np.int64)
+    touched = np.empty(size + 1, dtype=np.int64)
+    while top > 0:
+        top -= 1
+        item = stack[top]
+        waiting[item] = False
+        b, a = item // k, item % k
+        count = end[b] - first[b]
+        splitter[:count] = elems[first[b]:end[b]]
+        n_touched = 0
+        for i in range(count):
+            t = splitter[i]
+            for j in range(ptr[a * size + t], ptr[a * size + t + 1]):
+                p = preds[j]
+                pb = block[p]
+                slot = first[pb] + marked[pb]
+                if loc[p] >= slot:  # not yet marked: swap into the block's marked prefix
+                    q = elems[slot]
+                    elems[loc[p]] = q
+                    loc[q] = loc[p]
+                    elems[slot] = p
+                    loc[p] = slot
+                    if marked[pb] == 0:
+                        touched[n_touched] = pb
+                        n_touched += 1
+                    marked[pb] += 1
+        for i in range(n_touched):
+            y = touched[i]
+            m = marked[y]
+            marked[y] = 0
+            total = end[y] - first[y]
+            if m == total:
+                continue
+            z = n_blocks
+            n_blocks += 1
+            if m <= total - m:  # the new block is the smaller part: relabel fewer states
+                first[z], end[z] = first[y], first[y] + m
+                first[y] = first[y] + m
+            else:
+                first[z], end[z] = first[y] + m, end[y]
+                end[y] = first[y] + m
+            for j in range(first[z], end[z]):
+                block[elems[j]] = z
+            small = z if end[z] - first[z] <= end[y] - first[y] else y
+            for c in range(k):
+                add = z if waiting[y * k + c] else small
+                if top == len(stack):
+                    grown = np.empty(2 * len(stack), dtype=np.int64)
+                    grown[:top] = stack[:top]
+                    stack = grown
+                stack[top] = add * k + c
+                top += 1
+                waiting[add * k + c] = True
+    return block[:n].copy()
 
 
 def minimize(trans: np.ndarray, accepting: np.ndarray) -> ByteDFA:
     """Merge equivalent states; the start stays state 0."""
-    classes = equivalence_classes(trans, accepting)
-    n_classes = int(classes.max()) + 1
-    # Renumber classes in order of first appearance so that the start state's class is 0.
-    order: dict[int, int] = {}
-    for c in classes.tolist():
-        order.setdefault(c, len(order))
-    renum = np.array([order[c] for c in range(n_classes)], dtype=np.int32)
-    state_class = renum[classes]
-    new_trans = np.full((n_classes, 256), -1, dtype=np.int32)
-    new_acc = np.zeros(n_classes, dtype=bool)
-    for s in range(trans.shape[0]):
-        c = state_class[s]
-        row = trans[s]
-        new_trans[c] = np.where(row >= 0, state_class[np.maximum(row, 0)], -1)
-        new_acc[c] = accepting[s]
-    return ByteDFA(trans=new_trans, accepting=new_acc)
+    state_class = equivalence_classes(trans, accepting)  # numbered by first appearance: the start's is 0
+    _, representative = np.unique(state_class, return_index=True)
+    new_trans = trans[representative]
+    new_trans = np.where(new_trans >= 0, state_class[np.maximum(new_trans, 0)], -1).astype(np.int32)
+    return ByteDFA(trans=new_trans, accepting=accepting[representative].copy())
 
 
 def split_on_byte(dfa: ByteDFA, byte: int) -> tuple[ByteDFA | None, ByteDFA | None]:

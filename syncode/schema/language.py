@@ -89,11 +89,20 @@ def all_strings() -> CharDFA:
 
 
 def string_set(names) -> CharDFA:
-    """Exactly the given strings."""
-    out = CharDFA([[]], [False])
+    """Exactly the given strings (a trie, minimised)."""
+    children: list[dict[int, int]] = [{}]
+    accepting = [False]
     for name in names:
-        out = out.union(literal(name))
-    return out
+        state = 0
+        for char in name:
+            nxt = children[state].get(ord(char))
+            if nxt is None:
+                nxt = children[state][ord(char)] = len(children)
+                children.append({})
+                accepting.append(False)
+            state = nxt
+        accepting[state] = True
+    return CharDFA([sorted((c, c, t) for c, t in row.items()) for row in children], accepting).minimize()
 
 
 MAX_ORDER_STATES = 128  # interleavings of property chains one object automaton may track

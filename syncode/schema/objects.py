@@ -13,6 +13,7 @@ state accepts when at least one branch (with `exactly_one`: exactly one) accepts
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from itertools import product
 from typing import Protocol
@@ -142,10 +143,9 @@ class _Emitter:
         for name, moves in named.items():
             moves = moves + [(nodes, t) for keys, nodes, t in classes if keys.accepts(name)]
             pieces.append((literal(name), moves))
-        rest = string_set(named)
         for keys, members in self.key_classes(classes):
-            keys = keys.difference(rest)
-            if not keys.is_empty():
+            keys = _without_names(keys.key(), tuple(named))
+            if keys is not None:
                 pieces.append((keys, members))
         for keys, moves in pieces:
             key = self.host.terminal(json_string(keys))
@@ -163,24 +163,10 @@ class _Emitter:
 
     def key_classes(self, classes):
         """The key classes split into disjoint pieces, each with the moves it allows."""
-        atoms: list[tuple[CharDFA, list]] = []
-        for keys, nodes, target in classes:
-            split = []
-            rest = keys
-            for dfa, moves in atoms:
-                both = dfa.intersect(keys)
-                if not both.is_empty():
-                    split.append((both, moves + [(nodes, target)]))
-                    rest = rest.difference(dfa)
-                only = dfa.difference(keys)
-                if not only.is_empty():
-                    split.append((only, moves))
-            if not rest.is_empty():
-                split.append((rest, [(nodes, target)]))
-            atoms = split
-            if len(atoms) > MAX_KEY_PIECES:
-                raise self.error(f"over {MAX_KEY_PIECES} distinct classes of additional keys in one object")
-        return atoms
+        atoms = _key_atoms(tuple(keys.key() for keys, _, _ in classes))
+        if atoms is None:
+            raise self.error(f"over {MAX_KEY_PIECES} distinct classes of additional keys in one object")
+        return [(dfa, [classes[i][1:] for i in members]) for dfa, members in atoms]
 
     def value_pieces(self, moves):
         """Disjoint value schemas for one key piece, each with the states it leads to."""
@@ -202,3 +188,40 @@ class _Emitter:
             targets = [t for inside, (_, ts) in zip(choice, items) if inside for t in ts]
             out.append((nodes, targets))
         return out
+
+
+def _dfa(key: tuple) -> CharDFA:
+    return CharDFA([list(row) for row in key[0]], list(key[1]))
+
+
+@functools.lru_cache(maxsize=4096)
+def _key_atoms(class_keys: tuple[tuple, ...]) -> tuple[tuple[CharDFA, tuple[int, ...]], ...] | None:
+    """Key classes (automaton keys) split into disjoint non-empty pieces, each with the indices
+    of the classes that contain it; None over MAX_KEY_PIECES pieces. The same classes recur
+    at every state of an object automaton."""
+    atoms: list[tuple[CharDFA, tuple[int, ...]]] = []
+    for i, key in enumerate(class_keys):
+        keys = _dfa(key)
+        split = []
+        rest = keys
+        for dfa, members in atoms:
+            both = dfa.intersect(keys)
+            if not both.is_empty():
+                split.append((both, members + (i,)))
+                rest = rest.difference(dfa)
+            only = dfa.difference(keys)
+            if not only.is_empty():
+                split.append((only, members))
+        if not rest.is_empty():
+            split.append((rest, (i,)))
+        atoms = split
+        if len(atoms) > MAX_KEY_PIECES:
+            return None
+    return tuple(atoms)
+
+
+@functools.lru_cache(maxsize=4096)
+def _without_names(keys: tuple, names: tuple[str, ...]) -> CharDFA | None:
+    """The key class `keys` less the declared names, or None when nothing is left."""
+    rest = _dfa(keys).difference(string_set(names))
+    return None if rest.is_empty() else rest

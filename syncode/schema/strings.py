@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import functools
 
-from ..automata import MAX_CP, NFA, CharDFA
+from ..automata import MAX_CP, CharDFA, coalesce
+from ..terminals import Pieces, clip, split_blocks
 
 QUOTE, BACKSLASH = 0x22, 0x5C
 SHORT_ESCAPES = {0x22: "\"", 0x5C: "\\", 0x2F: "/", 0x08: "b", 0x0C: "f", 0x0A: "n", 0x0D: "r", 0x09: "t"}
@@ -21,94 +22,108 @@ SURROGATE_LO, SURROGATE_HI = 0xD800, 0xDFFF
 PRINTABLE_ASCII = (0x20, 0x7E)
 
 
-def _hex_digit_ranges(lo: int, hi: int) -> list[tuple[int, int]]:
-    """Characters spelling hex digits lo..hi (both cases)."""
-    out = []
-    if lo <= 9:
-        out.append((0x30 + lo, 0x30 + min(hi, 9)))
-    if hi >= 10:
-        a = max(lo, 10) - 10
-        b = hi - 10
-        out += [(0x61 + a, 0x61 + b), (0x41 + a, 0x41 + b)]
-    return out
+HEX_DIGITS = [[(0x30 + d, 0x30 + d)] if d < 10 else [(0x61 + d - 10, 0x61 + d - 10), (0x41 + d - 10, 0x41 + d - 10)]
+              for d in range(16)]  # the characters spelling each hex digit value (both cases)
+# Characters written as themselves, and those written as `\\uXXXX` (with BMP code points).
+RAW_RANGES = ((0x20, QUOTE - 1), (QUOTE + 1, BACKSLASH - 1), (BACKSLASH + 1, SURROGATE_LO - 1),
+              (SURROGATE_HI + 1, MAX_CP))
+ESCAPED_BMP_RANGES = ((0, PRINTABLE_ASCII[0] - 1), (PRINTABLE_ASCII[1] + 1, SURROGATE_LO - 1),
+                      (SURROGATE_HI + 1, 0xFFFF))
 
 
-def _hex_paths(lo: int, hi: int, width: int = 4) -> list[list[tuple[int, int]]]:
-    """Digit-range sequences (most significant first) covering the numbers lo..hi in `width` hex digits."""
-    if width == 1:
-        return [[(lo, hi)]]
-    unit = 16 ** (width - 1)
-    top_lo, top_hi = lo // unit, hi // unit
-    if top_lo == top_hi:
-        return [[(top_lo, top_lo)] + p for p in _hex_paths(lo % unit, hi % unit, width - 1)]
-    paths = []
-    if lo % unit:
-        paths += [[(top_lo, top_lo)] + p for p in _hex_paths(lo % unit, unit - 1, width - 1)]
-        top_lo += 1
-    tail = []
-    if hi % unit != unit - 1:
-        tail = [[(top_hi, top_hi)] + p for p in _hex_paths(0, hi % unit, width - 1)]
-        top_hi -= 1
-    if top_lo <= top_hi:
-        paths.append([(top_lo, top_hi)] + [(0, 15)] * (width - 1))
-    return paths + tail
+class _Speller:
+    """The deterministic automaton of the JSON text spelling the strings a content DFA accepts:
+    one state per content state between characters (`char`), the states inside an escape
+    shared by structure (`hex_node`), built breadth-first."""
 
+    def __init__(self, content: CharDFA) -> None:
+        self.content = content
+        self.edges: list[list[tuple[int, int, int]]] = []
+        self.accepting: list[bool] = []
+        self.char_states: dict[int, int] = {}
+        self.pending: list[int] = []
+        self.nodes: dict[tuple, int] = {}
 
-class _Encoder:
-    def __init__(self) -> None:
-        self.nfa = NFA()
+    def new(self, accepting: bool = False) -> int:
+        self.edges.append([])
+        self.accepting.append(accepting)
+        return len(self.edges) - 1
 
-    def chain(self, src: int, dst: int, steps: list[list[tuple[int, int]]]) -> None:
-        """A path src -> dst reading one character from each step's ranges."""
-        cur = src
-        for k, ranges in enumerate(steps):
-            nxt = dst if k == len(steps) - 1 else self.nfa.new()
-            for lo, hi in ranges:
-                self.nfa.range(cur, lo, hi, nxt)
-            cur = nxt
+    def char(self, s: int) -> int:
+        """The state between characters when the decoded text so far led the content DFA to `s`."""
+        state = self.char_states.get(s)
+        if state is None:
+            state = self.char_states[s] = self.new()
+            self.pending.append(s)
+        return state
 
-    def unicode_escape(self, src: int, dst: int, lo: int, hi: int) -> None:
-        """`\\uXXXX` for every BMP code point lo..hi."""
-        for path in _hex_paths(lo, hi):
-            self.chain(src, dst, [[(BACKSLASH, BACKSLASH)], [(0x75, 0x75)]] + [_hex_digit_ranges(a, b) for a, b in path])
+    def build(self) -> CharDFA:
+        start, end = self.new(), self.new(accepting=True)
+        self.edges[start].append((QUOTE, QUOTE, self.char(0)))
+        while self.pending:
+            s = self.pending.pop()
+            self.fill_char(s, end)
+        return CharDFA([coalesce(row) for row in self.edges], self.accepting).minimize()
 
-    def encode_range(self, src: int, dst: int, lo: int, hi: int) -> None:
-        # Raw characters: everything but controls, quote and backslash.
-        for a, b in ((max(lo, 0x20), min(hi, QUOTE - 1)), (max(lo, QUOTE + 1), min(hi, BACKSLASH - 1)),
-                     (max(lo, BACKSLASH + 1), min(hi, SURROGATE_LO - 1)), (max(lo, SURROGATE_HI + 1), hi)):
-            if a <= b:
-                self.nfa.range(src, a, b, dst)
+    def fill_char(self, s: int, end: int) -> None:
+        content = self.content
+        row = self.edges[self.char_states[s]]
+        for lo, hi in RAW_RANGES:
+            row.extend((a, b, self.char(t)) for a, b, t in clip(content.edges[s], lo, hi))
+        if content.accepting[s]:
+            row.append((QUOTE, QUOTE, end))
+        escape = []
         for cp, letter in SHORT_ESCAPES.items():
-            if lo <= cp <= hi:
-                self.chain(src, dst, [[(BACKSLASH, BACKSLASH)], [(ord(letter), ord(letter))]])
-        # `\\uXXXX` for everything but printable ASCII, which is only ever written as itself
-        # (json.dumps never escapes it; escaping it multiplies every constrained string's states).
-        for a, b in ((lo, min(hi, PRINTABLE_ASCII[0] - 1)), (max(lo, PRINTABLE_ASCII[1] + 1), min(hi, SURROGATE_LO - 1)),
-                     (max(lo, SURROGATE_HI + 1), min(hi, 0xFFFF))):
-            if a <= b:
-                self.unicode_escape(src, dst, a, b)
-        if hi >= 0x10000:
-            self.surrogate_pairs(src, dst, max(lo, 0x10000), hi)
+            t = content.step(s, cp)
+            if t >= 0:
+                escape.append((ord(letter), ord(letter), self.char(t)))
+        unicode = self.escaped(s)
+        if unicode:
+            escape.append((0x75, 0x75, self.hex_node(4, unicode)))
+        if escape:
+            state = self.new()
+            self.edges[state] = escape
+            row.append((BACKSLASH, BACKSLASH, state))
 
-    def surrogate_pairs(self, src: int, dst: int, lo: int, hi: int) -> None:
-        """`\\uHHHH\\uLLLL` for every astral code point lo..hi."""
-        def split(cp: int) -> tuple[int, int]:
-            v = cp - 0x10000
-            return 0xD800 + (v >> 10), 0xDC00 + (v & 0x3FF)
+    def escaped(self, s: int) -> Pieces:
+        """What `\\uXXXX` leads to from `s`, by the value XXXX: the next character state for
+        BMP characters other than printable ASCII (never escaped), the state awaiting the low
+        half for a high surrogate; lone low surrogates lead nowhere."""
+        edges = self.content.edges[s]
+        pieces = [(a, b, self.char(t)) for lo, hi in ESCAPED_BMP_RANGES for a, b, t in clip(edges, lo, hi)]
+        pieces += self.astral(edges)
+        return tuple(sorted(pieces))
 
-        (h_lo, l_lo), (h_hi, l_hi) = split(lo), split(hi)
-        pieces = []
-        if h_lo == h_hi:
-            pieces.append((h_lo, h_lo, l_lo, l_hi))
-        else:
-            pieces.append((h_lo, h_lo, l_lo, 0xDFFF))
-            if h_lo + 1 <= h_hi - 1:
-                pieces.append((h_lo + 1, h_hi - 1, 0xDC00, 0xDFFF))
-            pieces.append((h_hi, h_hi, 0xDC00, l_hi))
-        for ha, hb, la, lb in pieces:
-            mid = self.nfa.new()
-            self.unicode_escape(src, mid, ha, hb)
-            self.unicode_escape(mid, dst, la, lb)
+    def astral(self, edges) -> list[tuple[int, int, int]]:
+        """`\\uHHHH` (HHHH a high surrogate) to the state reading `\\uLLLL`, by HHHH: the
+        blocks of 1,024 code points that lie inside one content edge share one state."""
+        astral = [(a - 0x10000, b - 0x10000, t) for a, b, t in clip(edges, 0x10000, MAX_CP)]
+        return [(SURROGATE_LO + lo, SURROGATE_LO + hi, self.low_half(low))
+                for lo, hi, low in split_blocks(astral, 0x400)]
+
+    def low_half(self, low: Pieces) -> int:
+        """The state after a high surrogate: `\\u` and a low surrogate, by the 10 bits it carries."""
+        key = ("low", low)
+        state = self.nodes.get(key)
+        if state is None:
+            pieces = tuple((0xDC00 + x, 0xDC00 + y, self.char(t)) for x, y, t in low)
+            u = self.new()
+            self.edges[u] = [(0x75, 0x75, self.hex_node(4, pieces))]
+            state = self.nodes[key] = self.new()
+            self.edges[state] = [(BACKSLASH, BACKSLASH, u)]
+        return state
+
+    def hex_node(self, digits: int, pieces: Pieces) -> int:
+        """The state with `digits` hex digits of `\\uXXXX` left to read, `pieces` saying where
+        each value of those digits leads."""
+        key = (digits, pieces)
+        state = self.nodes.get(key)
+        if state is None:
+            state = self.nodes[key] = self.new()
+            self.edges[state] = [(c_lo, c_hi, inner[0][2] if digits == 1 else self.hex_node(digits - 1, inner))
+                                 for lo, hi, inner in split_blocks(pieces, 16 ** (digits - 1))
+                                 for d in range(lo, hi + 1) for c_lo, c_hi in HEX_DIGITS[d]]
+        return state
 
 
 def json_string(content: CharDFA) -> CharDFA:
@@ -119,20 +134,7 @@ def json_string(content: CharDFA) -> CharDFA:
 @functools.lru_cache(maxsize=4096)
 def _json_string(key: tuple) -> CharDFA:
     """`json_string` by automaton structure: property names and formats recur across schemas."""
-    content = CharDFA([list(row) for row in key[0]], list(key[1]))
-    enc = _Encoder()
-    nfa = enc.nfa
-    start, end = nfa.new(), nfa.new()
-    base = len(nfa.ranges)
-    for _ in range(content.n_states):
-        nfa.new()
-    nfa.range(start, QUOTE, QUOTE, base)
-    for s, row in enumerate(content.edges):
-        for lo, hi, t in row:
-            enc.encode_range(base + s, base + t, lo, hi)
-        if content.accepting[s]:
-            nfa.range(base + s, QUOTE, QUOTE, end)
-    return nfa.to_dfa(start, end)
+    return _Speller(CharDFA([list(row) for row in key[0]], list(key[1]))).build()
 
 
 ANY_CONTENT_RANGES = [(0, SURROGATE_LO - 1), (SURROGATE_HI + 1, MAX_CP)]
