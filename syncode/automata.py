@@ -102,7 +102,17 @@ class CharDFA:
         return self._product(other, lambda x, y: x and y)
 
     def union(self, other: "CharDFA") -> "CharDFA":
-        return self._product(other, lambda x, y: x or y)
+        if _overlap(self.edges[0], other.edges[0]):
+            return self._product(other, lambda x, y: x or y)
+        # No first character in common (a string or null, say): a new start state with both
+        # start states' edges, then the two automata side by side.
+        shift = self.n_states + 1
+        start = coalesce([(lo, hi, t + 1) for lo, hi, t in self.edges[0]] +
+                         [(lo, hi, t + shift) for lo, hi, t in other.edges[0]])
+        edges = ([start] + [[(lo, hi, t + 1) for lo, hi, t in row] for row in self.edges] +
+                 [[(lo, hi, t + shift) for lo, hi, t in row] for row in other.edges])
+        accepting = [self.accepting[0] or other.accepting[0]] + self.accepting + other.accepting
+        return CharDFA(edges, accepting).minimize()
 
     def difference(self, other: "CharDFA") -> "CharDFA":
         return self._product(other, lambda x, y: x and not y)
@@ -184,6 +194,19 @@ def _equivalence(edges: list[list[tuple[int, int, int]]], accepting: list[bool],
             table[index[s], bisect.bisect_left(points, lo):bisect.bisect_left(points, hi + 1)] = index[t]
     classes = equivalence_classes(table, np.array([accepting[s] for s in states], dtype=bool))
     return {s: int(classes[index[s]]) for s in states}
+
+
+def _overlap(ea, eb) -> bool:
+    """Whether two sorted range lists share a code point."""
+    i = j = 0
+    while i < len(ea) and j < len(eb):
+        if ea[i][1] < eb[j][0]:
+            i += 1
+        elif eb[j][1] < ea[i][0]:
+            j += 1
+        else:
+            return True
+    return False
 
 
 def _merge_edges(ea, eb):
