@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from .grammar import Grammar, GrammarError
 from .layout import (KIND_IGNORE, KIND_NEWLINE, KIND_SHIFT, ROLE_CLOSE, ROLE_DEDENT, ROLE_INDENT,
@@ -89,30 +90,30 @@ def build_contexts(grammar: Grammar, tables: ParseTables) -> LexerContexts:
         key = tuple(sorted(accepted, key=lambda t: (rank_of[terms.base[t]], t)))
         lr_context[state] = context_ids.setdefault(key, len(context_ids))
 
-    trans_rows: list[np.ndarray] = []
-    accept: list[int] = []
-    alive_lists: list[list[int]] = []
-    state_context: list[int] = []
+    parts: list[tuple[np.ndarray, ...]] = []  # per context: trans, accept, alive counts, alive terminals
     context_start: list[int] = []
-    for ctx, key in enumerate(context_ids):
-        base = len(accept)
+    base = 0
+    for key in context_ids:
         context_start.append(base)
-        _product(key, terms.dfas, base, ctx, trans_rows, accept, alive_lists, state_context)
-        if len(accept) > MAX_CONTEXT_STATES:
+        part = _product(key, terms.dfas, base, MAX_CONTEXT_STATES - base)
+        if part is None:
             raise GrammarError(f"grammar {grammar.name}: lexer contexts exceed {MAX_CONTEXT_STATES} DFA states")
-    alive_ptr = np.zeros(len(alive_lists) + 1, dtype=np.int32)
-    alive_ptr[1:] = np.cumsum([len(a) for a in alive_lists])
-    trans = np.array(trans_rows, dtype=np.int32).reshape(-1, 256)
+        parts.append(part)
+        base += len(part[1])
+    trans, accept, alive_count, alive_terms = (np.concatenate(column) for column in zip(*parts))
+    alive_ptr = np.zeros(len(accept) + 1, dtype=np.int32)
+    alive_ptr[1:] = np.cumsum(alive_count)
+    state_context = np.repeat(np.arange(len(parts), dtype=np.int32), [len(part[1]) for part in parts])
     initial = int(context_start[lr_context[tables.start_state]])
     if grammar.layout.indenter is not None:
-        initial = terms.initial_after_newline(initial, trans, np.array(accept, dtype=np.int32))
+        initial = terms.initial_after_newline(initial, trans, accept)
     kind = np.array(terms.kind, dtype=np.int32)
     return LexerContexts(
         trans=trans,
-        accept=np.array(accept, dtype=np.int32),
+        accept=accept,
         alive_ptr=alive_ptr,
-        alive_terms=np.array([t for a in alive_lists for t in a], dtype=np.int32),
-        state_context=np.array(state_context, dtype=np.int32),
+        alive_terms=alive_terms,
+        state_context=state_context,
         context_start=np.array(context_start, dtype=np.int32),
         context_terms=tuple(np.array(k, dtype=np.int32) for k in context_ids),
         lr_context=lr_context,
@@ -321,44 +322,109 @@ def _check_balanced(grammar: Grammar, tables: ParseTables, opening: set[int], cl
                         f"stack), but rule {rule.origin.name}: {expansion} does not balance them")
 
 
-def _product(terms, dfas, base, ctx, trans_rows, accept, alive_lists, state_context) -> None:
-    """Append the product DFA of `terms` (ranked) with state ids offset by `base`."""
-    # All terminals' tables stacked, with a dead row last: a product state's successor
-    # columns are one fancy index.
-    offsets = np.cumsum([0] + [dfas[t].trans.shape[0] for t in terms])
+def _product(terms, dfas, base: int, limit: int) -> tuple[np.ndarray, ...] | None:
+    """The product DFA of `terms` (ranked), its state ids offset by `base`: (trans, accepted
+    terminal, number of alive terminals, the alive terminals in rank order), or None over
+    `limit` states."""
+    # All terminals' tables stacked, with a dead row last.
+    sizes = [dfas[t].trans.shape[0] for t in terms]
+    row_base = np.cumsum([0] + sizes)[:-1].astype(np.int64)
     stacked = np.concatenate([dfas[t].trans for t in terms] + [np.full((1, 256), -1, np.int32)]).astype(np.int32)
-    dead_row = int(offsets[-1])
-    row_base = offsets[:-1].astype(np.int64)
-    start = np.zeros(len(terms), dtype=np.int32)
-    ids = {start.tobytes(): 0}
-    order = [start]
+    final = np.concatenate([dfas[t].accepting for t in terms] + [np.zeros(1, dtype=bool)])
+    trans, tuples = _product_states(stacked, row_base, limit)
+    if trans.shape[0] > limit:
+        return None
+    trans = np.where(trans >= 0, trans + base, -1).astype(np.int32)
+    terms = np.array(terms, dtype=np.int32)
+    alive = tuples >= 0
+    accepting = alive & final[np.where(alive, row_base + tuples, len(final) - 1)]
+    accept = np.where(accepting.any(axis=1), terms[accepting.argmax(axis=1)] if len(terms) else -1, -1)
+    return trans, accept.astype(np.int32), alive.sum(axis=1), terms[np.nonzero(alive)[1]]
+
+
+@njit(cache=True)
+def _product_states(stacked: np.ndarray, row_base: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray]:
+    """Breadth-first product of the terminal DFAs stacked in `stacked` (terminal j's state s
+    is row row_base[j] + s): every reachable tuple of terminal states (-1: dead), numbered in
+    discovery order (bytes in order), with its successor row. Stops past `limit` states."""
+    m = len(row_base)
+    cap = 256
+    tuples = np.full((cap, m), -1, dtype=np.int32)
+    trans = np.full((cap, 256), -1, dtype=np.int32)
+    hashes = np.zeros(cap, dtype=np.uint64)
+    counts = np.zeros(cap, dtype=np.int64)
+    table = np.full(1024, -1, dtype=np.int64)
+    live = np.empty(max(m, 1), dtype=np.int64)
+    values = np.empty(max(m, 1), dtype=np.int32)
+    tuples[0, :] = 0
+    n = 1
+    start_hash = np.uint64(14695981039346656037)
+    h = start_hash
+    for j in range(m):
+        h = (h ^ np.uint64(j * 1000003 + 1)) * np.uint64(1099511628211)
+    hashes[0], counts[0] = h, m
+    table[h & np.uint64(len(table) - 1)] = 0
     i = 0
-    while i < len(order):
-        tup = order[i]
-        row = np.full(256, -1, dtype=np.int32)
-        nxt = stacked[np.where(tup >= 0, row_base + tup, dead_row)] if len(terms) else stacked[[dead_row]]
-        tup = tup.tolist()
-        live_bytes = np.nonzero((nxt >= 0).any(axis=0))[0]
-        # Bytes leading to the same tuple of terminal states share one product state.
-        columns = np.ascontiguousarray(nxt[:, live_bytes].T)
-        width = columns.shape[1] * 4
-        packed = columns.tobytes()
-        for k, byte in enumerate(live_bytes.tolist()):
-            key = packed[k * width:(k + 1) * width]
-            target = ids.get(key)
-            if target is None:
-                target = ids[key] = len(order)
-                order.append(columns[k])
-            row[byte] = base + target
-        trans_rows.append(row)
-        best = -1
-        alive = []
-        for t, s in zip(terms, tup):
-            if s >= 0:
-                alive.append(t)
-                if best < 0 and dfas[t].accepting[s]:
-                    best = t
-        accept.append(best)
-        alive_lists.append(alive)
-        state_context.append(ctx)
+    while i < n:
+        n_live = 0
+        for j in range(m):
+            if tuples[i, j] >= 0:
+                live[n_live] = j
+                n_live += 1
+        for b in range(256):
+            h = start_hash
+            count = 0
+            for q in range(n_live):
+                j = live[q]
+                v = stacked[row_base[j] + tuples[i, j], b]
+                values[q] = v
+                if v >= 0:
+                    count += 1
+                    h = (h ^ np.uint64(j * 1000003 + v + 1)) * np.uint64(1099511628211)
+            if count == 0:
+                continue
+            mask = np.uint64(len(table) - 1)
+            slot = h & mask
+            target = -1
+            while table[slot] >= 0:
+                k = table[slot]
+                if hashes[k] == h and counts[k] == count:
+                    same = True
+                    for q in range(n_live):
+                        if values[q] >= 0 and tuples[k, live[q]] != values[q]:
+                            same = False
+                            break
+                    if same:
+                        target = k
+                        break
+                slot = (slot + np.uint64(1)) & mask
+            if target < 0:
+                if n == limit + 1:
+                    return trans[:n], tuples[:n]
+                if n == cap:
+                    cap *= 2
+                    grown = np.full((cap, m), -1, dtype=np.int32)
+                    grown[:n] = tuples[:n]
+                    tuples = grown
+                    grown_trans = np.full((cap, 256), -1, dtype=np.int32)
+                    grown_trans[:n] = trans[:n]
+                    trans = grown_trans
+                    hashes = np.concatenate((hashes, np.zeros(cap - n, dtype=np.uint64)))
+                    counts = np.concatenate((counts, np.zeros(cap - n, dtype=np.int64)))
+                target = n
+                for q in range(n_live):
+                    tuples[n, live[q]] = values[q]
+                hashes[n], counts[n] = h, count
+                table[slot] = n
+                n += 1
+                if 2 * n > len(table):  # keep the table at most half full
+                    table = np.full(2 * len(table), -1, dtype=np.int64)
+                    mask = np.uint64(len(table) - 1)
+                    for k in range(n):
+                        slot = hashes[k] & mask
+                        while table[slot] >= 0:
+                            slot = (slot + np.uint64(1)) & mask
+                        table[slot] = k
+            trans[i, b] = target
         i += 1
+    return trans[:n], tuples[:n]

@@ -8,6 +8,7 @@ cannot reach an accepting state are removed, so "alive" always means "completabl
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -34,6 +35,10 @@ class ByteDFA:
 
     trans: np.ndarray  # int32 [n_states, 256]
     accepting: np.ndarray  # bool [n_states]
+
+    def __post_init__(self) -> None:
+        self.trans.setflags(write=False)  # shared between grammars (`regex_to_dfa` keeps them)
+        self.accepting.setflags(write=False)
 
     @property
     def n_states(self) -> int:
@@ -113,8 +118,10 @@ def _check_regular(regex: str, name: str) -> None:
     walk(tree)
 
 
+@functools.lru_cache(maxsize=4096)
 def regex_to_dfa(regex: str, name: str = "<regex>") -> ByteDFA:
-    """Compile `regex` (Python syntax) to a trimmed byte-level DFA; errors name the terminal."""
+    """Compile `regex` (Python syntax) to a trimmed byte-level DFA; errors name the terminal.
+    Kept per process: grammars share terminals (every schema's punctuation)."""
     _check_regular(regex, name)
     try:
         fsm = interegular.parse_pattern(regex).to_fsm()
