@@ -12,8 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import lark
+from lark.common import ParserConf
+from lark.grammar import NonTerminal, Rule, Terminal
 from lark.lexer import Lexer as Lark_Lexer
-from lark.lexer import PatternStr
+from lark.lexer import PatternRE, PatternStr, TerminalDef
+from lark.load_grammar import eval_escaping
+from lark.parsers.lalr_analysis import LALR_Analyzer
 
 from .layout import Indenter, Keywords, Layout, LayoutError, Semicolons, parse_directives
 
@@ -78,14 +82,16 @@ class Grammar:
         self.name = name
         self.terminal_dfas = dict(terminal_dfas or {})
         try:
-            self.lark = lark.Lark(text, parser="lalr", lexer=_TablesOnly, start=start)
+            loaded = lark.Lark(text, parser="lalr", lexer=_TablesOnly, start=start)
         except lark.exceptions.GrammarError as exc:
             raise GrammarError(f"grammar {name}: {exc}") from exc
         except lark.exceptions.LarkError as exc:
             raise GrammarError(f"grammar {name}: cannot be loaded: {exc}") from exc
-        self.terminals = [self._spec(t) for t in self.lark.terminals]
-        self.ignore = tuple(self.lark.ignore_tokens)
-        self.parse_table = self.lark.parser.parser.parser.parse_table
+        self.rules: list[Rule] = list(loaded.rules)
+        self.terminal_defs: list[TerminalDef] = list(loaded.terminals)
+        self.terminals = [self._spec(t) for t in self.terminal_defs]
+        self.ignore = tuple(loaded.ignore_tokens)
+        self.parse_table = loaded.parser.parser.parser.parse_table
         if postlex is not None:
             if indenter is not None:
                 raise GrammarError(f"grammar {name}: give either indenter= or postlex=, not both")
@@ -119,7 +125,7 @@ class Grammar:
         names = {t.name for t in self.terminals}
         if item.startswith('"'):
             value = item[1:-1].encode().decode("unicode_escape")
-            for t in self.lark.terminals:
+            for t in self.terminal_defs:
                 if isinstance(t.pattern, PatternStr) and t.pattern.value == value:
                     return t.name
             raise GrammarError(f"grammar {self.name}: {role}: no string terminal {item} in the grammar")
@@ -130,7 +136,7 @@ class Grammar:
     def _check_symbols(self) -> tuple[str, ...]:
         """Every symbol in the parse table is a rule, a terminal with a pattern, $END, or a
         terminal the indenter makes (INDENT, DEDENT). Returns the latter in table order."""
-        known = {r.origin.name for r in self.lark.rules} | {t.name for t in self.terminals} | {"$END"}
+        known = {r.origin.name for r in self.rules} | {t.name for t in self.terminals} | {"$END"}
         made = ()
         if self.layout.indenter is not None:
             made = (self.layout.indenter.indent, self.layout.indenter.dedent)
@@ -170,6 +176,35 @@ class Grammar:
         )
 
     @classmethod
+    def from_rules(cls, rules: dict[str, list[str]], terminals: dict[str, str], start: str = "start",
+                   name: str = "<grammar>", terminal_dfas: dict | None = None) -> "Grammar":
+        """The grammar Lark would load from the text `name: alt | alt ...` / `NAME: /regex/`
+        (alternatives are symbol names separated by spaces, no EBNF; terminals are regexes as
+        written between slashes), built without parsing text: generated grammars (JSON
+        Schema) skip Lark's loader."""
+        text = "".join(f"{rule}: {' | '.join(alts)}\n" for rule, alts in rules.items())
+        text += "".join(f"{term}: /{regex}/\n" for term, regex in terminals.items())
+        grammar = cls.__new__(cls)
+        grammar.text, grammar.start, grammar.name = text, start, name
+        grammar.terminal_dfas = dict(terminal_dfas or {})
+        compiled = _compile_rules(rules, set(terminals), start, name)
+        used = {symbol.name for rule in compiled for symbol in rule.expansion if symbol.is_term}
+        grammar.rules = compiled
+        grammar.terminal_defs = [TerminalDef(term, PatternRE(eval_escaping(regex), raw=f"/{regex}/"))
+                                 for term, regex in terminals.items() if term in used]
+        grammar.terminals = [grammar._spec(t) for t in grammar.terminal_defs]
+        grammar.ignore = ()
+        try:
+            analysis = LALR_Analyzer(ParserConf(compiled, None, [start]))
+            analysis.compute_lalr()
+        except lark.exceptions.GrammarError as exc:
+            raise GrammarError(f"grammar {name}: {exc}") from exc
+        grammar.parse_table = analysis.parse_table
+        grammar.layout = Layout()
+        grammar.virtual_terminals = grammar._check_symbols()
+        return grammar
+
+    @classmethod
     def from_lark(cls, text: str, start: str = "start") -> "Grammar":
         """A grammar from Lark EBNF text."""
         return cls(text, start=start)
@@ -204,6 +239,43 @@ class Grammar:
 
     def __repr__(self) -> str:
         return f"Grammar({self.name!r}, {len(self.terminals)} terminals)"
+
+
+def _compile_rules(rules: dict[str, list[str]], terminals: set[str], start: str, name: str) -> list[Rule]:
+    """Lark `Rule`s as Lark's loader makes them from plain alternatives: every symbol defined,
+    empty duplicates merged, other duplicates an error, rules unreachable from `start` dropped."""
+    compiled: list[Rule] = []
+    for origin, alts in rules.items():
+        seen: set[tuple[str, ...]] = set()
+        for order, alt in enumerate(alts):
+            symbols = tuple(alt.split())
+            if symbols in seen:
+                if symbols:
+                    raise GrammarError(f"grammar {name}: rule {origin} has the alternative {alt!r} twice")
+                continue
+            seen.add(symbols)
+            expansion = []
+            for symbol in symbols:
+                if symbol in terminals:
+                    expansion.append(Terminal(symbol, filter_out=False))
+                elif symbol in rules:
+                    expansion.append(NonTerminal(symbol))
+                else:
+                    raise GrammarError(f"grammar {name}: rule {origin} uses the undefined symbol {symbol}")
+            compiled.append(Rule(NonTerminal(origin), expansion, order))
+    if start not in rules:
+        raise GrammarError(f"grammar {name}: no start rule {start}")
+    reachable, stack = {start}, [start]
+    by_origin: dict[str, list[Rule]] = {}
+    for rule in compiled:
+        by_origin.setdefault(rule.origin.name, []).append(rule)
+    while stack:
+        for rule in by_origin.get(stack.pop(), ()):
+            for symbol in rule.expansion:
+                if not symbol.is_term and symbol.name not in reachable:
+                    reachable.add(symbol.name)
+                    stack.append(symbol.name)
+    return [rule for rule in compiled if rule.origin.name in reachable]
 
 
 @functools.lru_cache(maxsize=None)

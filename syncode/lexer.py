@@ -310,7 +310,7 @@ def _check_balanced(grammar: Grammar, tables: ParseTables, opening: set[int], cl
     names = tables.terminal_names
     open_names = {names[t] for t in opening}
     close_names = {names[t] for t in closing}
-    for rule in grammar.lark.rules:
+    for rule in grammar.rules:
         depth = 0
         for symbol in rule.expansion:
             depth += (symbol.name in open_names) - (symbol.name in close_names)

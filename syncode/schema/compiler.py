@@ -862,27 +862,23 @@ class SchemaCompiler:
     def emit(self, top: str) -> Grammar:
         ws = _whitespace_regex(self.options)
         edge_ws = self.options.whitespace == "flexible" and self.options.max_whitespace > 0 and top != "NEVER"
-        lines = [f"start: {'WS? ' if edge_ws else ''}{top}{' WS?' if edge_ws else ''}"]
-        for name, alts in self.rules.items():
-            lines.append(f"{name}: " + " | ".join(alts))
+        rules = {"start": [f"WS {top} WS", f"WS {top}", f"{top} WS", top] if edge_ws else [top]}
+        rules.update((name, list(alts)) for name, alts in self.rules.items())
         # Blanks go after `{ [ , :` and before `} ]` (not before `,` or `:`: no formatter puts them there).
         colon_ws = " " if self.options.whitespace == "pretty" else ws
-        punct = {"LBRACE": r"\{" + ws, "LBRACK": r"\[" + ws, "COMMA": "," + ws, "COLON": ":" + colon_ws,
-                 "RBRACE": ws + r"\}", "RBRACK": ws + r"\]", "EMPTY_RBRACE": r"\}", "EMPTY_RBRACK": r"\]"}
-        for name, regex in punct.items():
-            lines.append(f"{name}: /{regex}/")
+        terminals = {"LBRACE": r"\{" + ws, "LBRACK": r"\[" + ws, "COMMA": "," + ws, "COLON": ":" + colon_ws,
+                     "RBRACE": ws + r"\}", "RBRACK": ws + r"\]", "EMPTY_RBRACE": r"\}", "EMPTY_RBRACK": r"\]"}
         if edge_ws:
-            lines.append(f"WS: /[ \\t\\n\\r]{{1,{self.options.max_whitespace}}}/")
+            terminals["WS"] = f"[ \\t\\n\\r]{{1,{self.options.max_whitespace}}}"
         byte_dfas = {}
         for name, dfa in self.terminal_dfas.items():
-            lines.append(f"{name}: /\\x00{name}\\x00/")
+            terminals[name] = f"\\x00{name}\\x00"  # stands in for Lark: the automaton defines the terminal
             byte_dfas[name] = dfa.to_byte_dfa()
-        lines.append("NEVER: /\\x00NEVER\\x00/")
-        byte_dfas["NEVER"] = NEVER_DFA  # matches nothing at all (the text's pattern only stands in for Lark)
-        text = "\n".join(lines) + "\n"
+        terminals["NEVER"] = "\\x00NEVER\\x00"
+        byte_dfas["NEVER"] = NEVER_DFA  # matches nothing at all
         keyword, pointer = self.union_sites[0] if self.union_sites else ("anyOf", "#")
         try:
-            grammar = Grammar(text, name="<json schema>", terminal_dfas=byte_dfas)
+            grammar = Grammar.from_rules(rules, terminals, name="<json schema>", terminal_dfas=byte_dfas)
         except GrammarError as exc:
             raise UnsupportedSchemaError(keyword, pointer, "the alternatives overlap in a way an LALR(1) grammar cannot "
                                          f"decide token by token ({str(exc).splitlines()[0][:200]})") from exc
