@@ -2,9 +2,10 @@
 
 Owns the translation of one terminal's regular expression (Python `re` syntax, as Lark
 writes it) into a deterministic automaton over UTF-8 bytes: interegular parses the regex
-into a character-level FSM, each character class becomes the UTF-8 byte paths of its
-code points, and a subset construction makes the result deterministic. States that
-cannot reach an accepting state are removed, so "alive" always means "completable".
+into a character-level FSM, and each of its states becomes a byte-level state whose lead
+bytes go to continuation states shared by the code points they can still complete to (the
+result is deterministic by construction). States that cannot reach an accepting state are
+removed, so "alive" always means "completable"; equivalent states are merged (Hopcroft).
 """
 from __future__ import annotations
 
