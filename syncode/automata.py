@@ -99,6 +99,8 @@ class CharDFA:
         return CharDFA(edges, accepting).minimize()
 
     def intersect(self, other: "CharDFA") -> "CharDFA":
+        if not _overlap(self.edges[0], other.edges[0]):  # at most the empty string in common
+            return CharDFA([[]], [self.accepting[0] and other.accepting[0]])
         return self._product(other, lambda x, y: x and y)
 
     def union(self, other: "CharDFA") -> "CharDFA":

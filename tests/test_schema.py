@@ -3,6 +3,7 @@ against `jsonschema`'s judgement; errors for what is unsupported; pydantic model
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import re
 import warnings
@@ -213,3 +214,21 @@ def test_dependencies_is_not_a_2020_keyword():
     with pytest.warns(syncode.schema.UnknownKeywordWarning, match="#/dependencies"):
         compiled = compiled_schema(json.dumps({"dependencies": {"b": ["a"]}}), "qwen3")
     assert accepts(compiled, "qwen3", '{"b": 1}') and is_valid({"dependencies": {"b": ["a"]}}, '{"b": 1}')
+
+
+ONE_OF_REQUIRED = {"type": "object", "properties": {"b": {}, "h": {}, "l": {}, "r": {}, "w": {}},
+                   "oneOf": [{"required": ["l", "w"]}, {"required": ["b", "h"]}, {"required": ["r"]}]}
+
+
+def test_one_of_counts_every_branch_whatever_the_property_order():
+    # Each branch's required names used to be chains of their own, so branches admitted
+    # different property orders and one that matched could go uncounted:
+    # {"w":1,"b":1,"l":1,"h":1,"r":1} (three branches match) was accepted.
+    compiled = compiled_schema(json.dumps(ONE_OF_REQUIRED), "qwen3")
+    checked = 0
+    for size in range(6):
+        for names in itertools.permutations("bhlrw", size):
+            text = json.dumps({name: 1 for name in names})
+            assert accepts(compiled, "qwen3", text) == is_valid(ONE_OF_REQUIRED, text), text
+            checked += 1
+    assert checked == 326

@@ -14,7 +14,7 @@ state accepts when at least one branch (with `exactly_one`: exactly one) accepts
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import product
 from typing import Protocol
 
@@ -90,8 +90,35 @@ def member_automaton_rule(host: RuleHost, shape: ObjectShape | ObjectCases) -> s
         branches, exactly_one, site = shape.branches, shape.exactly_one, shape.site
     else:
         branches, exactly_one, site = ((shape,),), False, ("properties", "#")
-    plans = [_plan(s, b) for b, branch in enumerate(branches) for s in branch]
+    shapes = [(s, b) for b, branch in enumerate(branches) for s in branch]
+    plans = [_plan(s, b) for s, b in shapes]
+    if exactly_one and len({_order_of(p) for p in plans}) > 1:
+        plans = _free_order_plans(shapes, site)
     return _Emitter(host, plans, exactly_one, site).top()
+
+
+def _order_of(plan: _Plan) -> tuple:
+    """The property orders a plan admits: its chains of names."""
+    return tuple(tuple(name for name, _, _ in chain) for chain in plan.chains)
+
+
+def _free_order_plans(shapes: list[tuple[ObjectShape, int]], site: tuple[str, str]) -> list[_Plan]:
+    """Plans for `oneOf` cases whose declared properties all come in any order. "Exactly one
+    branch matches" is only decided right when every branch admits the same property orders:
+    a branch whose order restriction (its chains) rejected a text it matches would not be
+    counted. Each declared name becomes a chain of its own, in one order shared by all."""
+    order = list(dict.fromkeys(name for shape, _ in shapes for name, _ in shape.props))
+    rank = {name: i for i, name in enumerate(order)}
+    plans = []
+    for shape, branch in shapes:
+        props = tuple(sorted(shape.props, key=lambda prop: rank[prop[0]]))
+        free = replace(shape, props=props, chains=tuple(range(len(props))) if len(props) > 1 else ())
+        plan = _plan(free, branch)
+        if len(plan.chains) < len(props):  # bounded() concatenated chains: orders restricted again
+            raise ObjectAutomatonError(*site, f"`oneOf` over objects whose branches declare {len(order)} properties "
+                                       "in different orders (each branch would need every order tracked)")
+        plans.append(plan)
+    return plans
 
 
 class _Emitter:
