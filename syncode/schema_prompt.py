@@ -16,6 +16,8 @@ from typing import Any
 # Keywords put in words (or, for `title` beside a description and the `$` annotations, left out).
 _WORDED = frozenset({"type", "properties", "required", "items", "description", "title", "enum", "const", "format",
                      "additionalProperties", "$schema", "$id", "$comment"})
+# Combinators whose branches only require keys, put in words.
+_KEY_SETS = {"oneOf": "with the keys of exactly one of:", "anyOf": "with the keys of at least one of:"}
 
 
 def schema_instruction(schema: Any) -> str:
@@ -57,12 +59,39 @@ def _describe(schema: Any, indent: str) -> tuple[str, list[str]]:
     if schema.get("additionalProperties") is False:
         words.append("no other keys")
     rest = {k: v for k, v in schema.items() if k not in _WORDED}
+    words += _key_set_words(rest)
     if not isinstance(schema.get("additionalProperties", False), bool):
         rest["additionalProperties"] = schema["additionalProperties"]
     if rest:
         words.append(f"also {_compact(rest)}")
     lines = lines + _key_lines(schema, indent)
     return ", ".join(words) or "any JSON value", lines
+
+
+def _key_set_words(rest: dict) -> list[str]:
+    """Words for the combinators and dependencies in `rest` that only require keys (taken out of it)."""
+    words = []
+    for keyword, phrase in _KEY_SETS.items():
+        sets = _key_sets(rest.get(keyword))
+        if sets:
+            del rest[keyword]
+            words.append(f"{phrase} " + "; or ".join(", ".join(keys) for keys in sets))
+    for keyword in ("dependentRequired", "dependencies"):
+        needs = rest.get(keyword)
+        sets = _key_sets(list(needs.values())) if isinstance(needs, dict) else []
+        if sets:
+            del rest[keyword]
+            words += [f"if {key} is present then also {', '.join(keys)}" for key, keys in zip(needs, sets)]
+    return words
+
+
+def _key_sets(branches: Any) -> list[list[str]]:
+    """The key lists of `branches` when each is `{"required": [...]}` or a list of keys (as
+    `dependencies` values are), else []."""
+    if not isinstance(branches, list) or not branches:
+        return []
+    sets = [b["required"] if isinstance(b, dict) and list(b) == ["required"] else b for b in branches]
+    return sets if all(isinstance(k, list) and k and all(isinstance(x, str) for x in k) for k in sets) else []
 
 
 def _key_lines(schema: dict, indent: str) -> list[str]:

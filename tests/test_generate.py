@@ -148,6 +148,10 @@ def test_schema_prompt_leaves_nothing_out_and_can_be_off():
         "- a (any JSON value, required)", "- b (any JSON value, required)"]
     record = schema_instruction(RECORD)
     assert "(object, no other keys)" in record and "- n (one of 1, 2, 3, required)" in record
+    assert schema_instruction({"oneOf": [{"required": ["r"]}, {"required": ["w", "h"]}], "dependencies": {"w": ["h"]},
+                               "anyOf": [{"required": ["x"]}, {"minProperties": 2}]}) == (
+        "Answer with one JSON value (with the keys of exactly one of: r; or w, h, if w is present then also h, "
+        'also {"anyOf": [{"required": ["x"]}, {"minProperties": 2}]}) and nothing else.')
     assert schema_instruction({"anyOf": [{"type": "null"}, {"const": 1}]}) == (
         'Answer with one JSON value (also {"anyOf": [{"type": "null"}, {"const": 1}]}) and nothing else.')
     pet = _build_prompt(SimpleNamespace(schema=Pet, tokenizer=None), "A pet.", chat=False, include_schema=True)
