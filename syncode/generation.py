@@ -2,10 +2,11 @@
 
 Owns the user-facing path from (model, prompt, schema or grammar) to a checked result:
 resolving the model and tokenizer (the embedded default, a local path, or objects given),
-building the prompt (chat template, the schema included), compiling the grammar (kept per
-process), decoding through `GrammarLogitsProcessor`, and checking the output: a schema's
-output is parsed and validated with `jsonschema` (or the pydantic model), and an output cut
-off by `max_new_tokens` before the grammar is complete raises `IncompleteGenerationError`.
+building the prompt (chat template; a schema described as an outline of its keys,
+`schema_prompt.py`), compiling the grammar (kept per process), decoding through
+`GrammarLogitsProcessor`, and checking the output: a schema's output is parsed and validated
+with `jsonschema` (or the pydantic model), and an output cut off by `max_new_tokens` before
+the grammar is complete raises `IncompleteGenerationError`.
 """
 from __future__ import annotations
 
@@ -23,11 +24,9 @@ from .grammar import Grammar
 from .healing import HealedMatcher, heal_prompt
 from .hf import GrammarLogitsProcessor
 from .matcher import GrammarMatcher
+from .schema_prompt import schema_instruction
 from .speculative import DecodeStats, Speculation, decode, sampling_probs
 from .tokenizer_info import TokenizerInfo
-
-SCHEMA_INSTRUCTION = ("Answer with a JSON value, an instance of this JSON Schema (not the schema itself), and nothing "
-                      "else. The JSON Schema:\n{schema}")
 
 
 class GenerationError(RuntimeError):
@@ -98,7 +97,10 @@ def generate(
 
     `model`: None for the embedded default (SmolLM2-135M-Instruct), a local path, or a
     transformers model (its tokenizer found from `name_or_path` or given as `tokenizer`).
-    `temperature` 0 is greedy. A list of prompts runs as one batch. Raises
+    `temperature` 0 is greedy. A list of prompts runs as one batch. With `include_schema` (the
+    default) the schema is added to the prompt, described in words: an outline of its keys with
+    their types, whether each is required, and their descriptions (`schema_prompt.py`; small
+    models copy a schema given as JSON text instead of writing an instance). Raises
     `IncompleteGenerationError` when `max_new_tokens` ends the output before the grammar is
     complete, never returning a partial output as if it were valid.
 
@@ -326,8 +328,7 @@ def _grammar_checker(grammar):
 def _build_prompt(job: _Job, prompt: str, chat: bool, include_schema: bool) -> str:
     if job.schema is not None and include_schema:
         schema = job.schema.model_json_schema() if isinstance(job.schema, type) else job.schema
-        schema_text = schema if isinstance(schema, str) else json.dumps(schema)
-        prompt = f"{prompt}\n\n{SCHEMA_INSTRUCTION.format(schema=schema_text)}"
+        prompt = f"{prompt}\n\n{schema_instruction(schema)}"
     if chat and getattr(job.tokenizer, "chat_template", None):
         return job.tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
                                                  add_generation_prompt=True)

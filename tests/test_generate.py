@@ -3,6 +3,7 @@ mechanics (batches, streaming, limits, errors), the embedded default model end t
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import jsonschema
 import pydantic
@@ -11,7 +12,8 @@ from conftest import tiny_model
 
 import syncode
 from syncode import cli
-from syncode.generation import IncompleteGenerationError, generate, stream
+from syncode.generation import IncompleteGenerationError, _build_prompt, generate, stream
+from syncode.schema_prompt import schema_instruction
 
 COLOR = {"enum": ["red", "green", "blue"]}
 RECORD = {"type": "object", "properties": {"ok": {"type": "boolean"}, "n": {"enum": [1, 2, 3]}},
@@ -116,6 +118,45 @@ def test_cli_compile_reports_json(capsys):
     assert cli.main(["compile", "--grammar", "json", "--tokenizer", str(shared_path("tokenizers", "smollm2")), "--json"]) == 0
     record = json.loads(capsys.readouterr().out)
     assert record["contexts"] > 0 and record["entries_built"] + record["entries_loaded"] == record["lexer_states"]
+
+
+# ------------------------------------------------------------------ the prompt built for a schema
+FLIGHT = {"properties": {"origin": {"description": "The origin airport", "type": "string"},
+                         "when": {"properties": {"date": {"format": "date", "type": "string"}}, "type": "object"},
+                         "seats": {"items": {"enum": ["aisle", "window"], "type": "string"}, "type": "array"},
+                         "passengers": {"minimum": 1, "type": "integer"}},
+          "required": ["origin", "passengers"], "type": "object"}
+
+
+def test_schema_prompt_outlines_keys_instead_of_the_schema_text():
+    text = _build_prompt(SimpleNamespace(schema=FLIGHT, tokenizer=None), "Book a flight.", chat=False,
+                         include_schema=True)
+    assert text.startswith("Book a flight.\n\nAnswer with one JSON value (object) and nothing else. Its keys:\n")
+    assert text.splitlines()[3:] == [
+        "- origin (string, required): The origin airport",
+        "- when (object, optional)",
+        "  - date (string, format date, optional)",
+        '- seats (array of string, one of "aisle", "window", optional)',
+        '- passengers (integer, also {"minimum": 1}, required)',
+    ]
+    assert '"properties"' not in text  # the schema as JSON text is what small models copy
+
+
+def test_schema_prompt_leaves_nothing_out_and_can_be_off():
+    assert schema_instruction({"type": "object", "properties": {"a": {}}, "additionalProperties": False,
+                               "required": ["a", "b"]}).splitlines()[1:] == [
+        "- a (any JSON value, required)", "- b (any JSON value, required)"]
+    record = schema_instruction(RECORD)
+    assert "(object, no other keys)" in record and "- n (one of 1, 2, 3, required)" in record
+    assert schema_instruction({"oneOf": [{"required": ["r"]}, {"required": ["w", "h"]}], "dependencies": {"w": ["h"]},
+                               "anyOf": [{"required": ["x"]}, {"minProperties": 2}]}) == (
+        "Answer with one JSON value (with the keys of exactly one of: r; or w, h, if w is present then also h, "
+        'also {"anyOf": [{"required": ["x"]}, {"minProperties": 2}]}) and nothing else.')
+    assert schema_instruction({"anyOf": [{"type": "null"}, {"const": 1}]}) == (
+        'Answer with one JSON value (also {"anyOf": [{"type": "null"}, {"const": 1}]}) and nothing else.')
+    pet = _build_prompt(SimpleNamespace(schema=Pet, tokenizer=None), "A pet.", chat=False, include_schema=True)
+    assert '- kind (string, also {"pattern": "^(cat|dog)$"}, required): Kind' in pet
+    assert _build_prompt(SimpleNamespace(schema=FLIGHT, tokenizer=None), "x", False, include_schema=False) == "x"
 
 
 # ------------------------------------------------------------------ the embedded default model
