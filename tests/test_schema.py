@@ -232,3 +232,16 @@ def test_one_of_counts_every_branch_whatever_the_property_order():
             assert accepts(compiled, "qwen3", text) == is_valid(ONE_OF_REQUIRED, text), text
             checked += 1
     assert checked == 326
+
+
+def test_one_of_that_no_object_satisfies_allows_nothing():
+    # All five names required, so every branch matches and oneOf never holds (Glaiveai2K
+    # calculate_area_3a8a9f78): the grammar used to allow `{"radius": ...` into a dead end.
+    schema = {"type": "object", "properties": {name: {"type": "number"} for name in "blhrw"},
+              "required": list("blhrw"),
+              "oneOf": [{"required": ["r"]}, {"required": ["l", "w"]}, {"required": ["b", "h"]}]}
+    with pytest.warns(syncode.schema.EmptySchemaWarning):
+        grammar = syncode.Grammar.from_json_schema(schema)
+    compiled = syncode.compile_grammar(grammar, tokenizer_info("qwen3"))
+    matcher = syncode.GrammarMatcher(compiled)
+    assert not matcher.accept_token(hf_tokenizer("qwen3").encode("{", add_special_tokens=False)[0])
