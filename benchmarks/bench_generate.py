@@ -19,6 +19,7 @@ import re
 import statistics
 import sys
 import time
+import warnings
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -28,6 +29,7 @@ import torch
 from syncode.default_model import load_default_model
 from syncode.generation import _build_prompt, _prepare
 from syncode.hf import GrammarLogitsProcessor
+from syncode.schema import EmptySchemaWarning
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO.parent / "shared" / "jsonschemabench-data"
@@ -91,8 +93,10 @@ def run_schema(model, tok, sid: str, schema: dict, max_new_tokens: int, overhead
     """One schema, both modes: what each produced and whether it finished, parses and validates."""
     record = {"id": sid}
     try:
-        job = _prepare(model, tok, schema, None, {})
-    except Exception as exc:  # unsupported schema: counted as a constrained error
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", EmptySchemaWarning)  # no value satisfies it: nothing to generate
+            job = _prepare(model, tok, schema, None, {})
+    except Exception as exc:  # unsupported (or unsatisfiable) schema: counted as a constrained error
         record["compile_error"] = f"{type(exc).__name__}: {exc}"
         job = None
     # The prompt syncode.generate builds (a stand-in job where the schema did not compile).

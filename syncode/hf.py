@@ -188,6 +188,9 @@ class GrammarLogitsProcessor(LogitsProcessor):
             if self._finished[row]:  # generate pads this row whatever it picks: keep it samplable
                 masked[row] = scores[row]
                 continue
+            if not words[row].any():
+                raise ValueError(f"row {row}: its grammar allows no token at all: its language is empty (e.g. a schema "
+                                 "that no value satisfies, which compiles with an EmptySchemaWarning)")
             raise ValueError(
                 f"row {row}: every token its grammar allows already had score -inf before this processor; another "
                 "logits processor removed them all (e.g. min_new_tokens or min_length blocking EOS once the grammar is "

@@ -13,6 +13,7 @@ from conftest import EOS, PAD_COLUMNS, tiny_model
 
 import syncode
 from syncode.hf import GrammarLogitsProcessor
+from syncode.schema import EmptySchemaWarning
 
 ENDOFTEXT = 0  # <|endoftext|>: a special token, used as an extra EOS id
 ANSWER = 'start: "yes" | "no" | "maybe"'
@@ -224,6 +225,15 @@ def test_another_processor_blocking_every_allowed_token_is_a_clear_error():
 
 # -- direct calls -----------------------------------------------------------------------------
 PROMPT = [5, 6, 7]
+
+
+def test_a_grammar_that_allows_nothing_is_a_clear_error():
+    _, _, info = tiny_model()
+    with pytest.warns(EmptySchemaWarning):
+        empty = syncode.Grammar.from_json_schema({"type": "object", "required": ["a"], "additionalProperties": False})
+    proc = GrammarLogitsProcessor(syncode.compile_grammar(empty, info), eos_token_ids=EOS)
+    with pytest.raises(ValueError, match="allows no token at all: its language is empty"):
+        call(proc, [PROMPT])
 
 
 def call(proc: GrammarLogitsProcessor, rows: list[list[int]], width: int | None = None) -> torch.Tensor:

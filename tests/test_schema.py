@@ -14,7 +14,7 @@ import pytest
 import syncode
 from conftest import force, hf_tokenizer, tokenizer_info
 from schema_cases import CASES, raw
-from syncode.schema import InvalidSchemaError, LenientApproximationWarning, UnsupportedSchemaError
+from syncode.schema import EmptySchemaWarning, InvalidSchemaError, LenientApproximationWarning, UnsupportedSchemaError
 
 TOKENIZERS = ("qwen3", "llama3")
 
@@ -154,7 +154,7 @@ def test_printable_ascii_is_never_escaped():
 
 
 def test_schema_that_allows_nothing_compiles_to_an_empty_language():
-    with pytest.warns(syncode.schema.EmptySchemaWarning):
+    with pytest.warns(EmptySchemaWarning):
         compiled = compiled_schema(json.dumps({"enum": []}), "qwen3")
     matcher = syncode.GrammarMatcher(compiled)
     assert len(matcher.allowed_token_ids()) == 0 and not matcher.is_accepting()
@@ -169,7 +169,7 @@ def test_dead_ends_allow_no_token(schema):
     """Soundness: a schema whose every value is infinite or contradictory allows no token at
     all, rather than a start that can never be completed."""
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", syncode.schema.EmptySchemaWarning)
+        warnings.simplefilter("ignore", EmptySchemaWarning)
         compiled = compiled_schema(json.dumps(schema), "qwen3")
     assert len(syncode.GrammarMatcher(compiled).allowed_token_ids()) == 0
 
@@ -240,7 +240,7 @@ def test_one_of_that_no_object_satisfies_allows_nothing():
     schema = {"type": "object", "properties": {name: {"type": "number"} for name in "blhrw"},
               "required": list("blhrw"),
               "oneOf": [{"required": ["r"]}, {"required": ["l", "w"]}, {"required": ["b", "h"]}]}
-    with pytest.warns(syncode.schema.EmptySchemaWarning):
+    with pytest.warns(EmptySchemaWarning):
         grammar = syncode.Grammar.from_json_schema(schema)
     compiled = syncode.compile_grammar(grammar, tokenizer_info("qwen3"))
     matcher = syncode.GrammarMatcher(compiled)
