@@ -184,3 +184,12 @@ def test_boundary_characters_are_spelled_exactly(cp):
             assert only_text.accepts(spelled) == (near == cp) != others_text.accepts(spelled), ascii(spelled)
             encoded = spelled.encode("utf-8")
             assert only_bytes.matches(encoded) == (near == cp) != others_bytes.matches(encoded), ascii(spelled)
+
+
+def test_distinct_columns_are_the_first_of_each_column_value():
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        base = rng.integers(-1, 5, size=(int(rng.integers(1, 40)), int(rng.integers(1, 12))))
+        table = base[:, rng.integers(0, base.shape[1], size=int(rng.integers(1, 60)))]  # repeated columns
+        _, first = np.unique(table, axis=1, return_index=True)
+        assert terminals._distinct_columns(table).tolist() == sorted(first.tolist())
