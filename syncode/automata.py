@@ -172,6 +172,11 @@ class CharDFA:
         """A hashable form; equal for equal languages once minimised."""
         return tuple(map(tuple, self.edges)), tuple(self.accepting)
 
+    @staticmethod
+    def from_key(key: tuple) -> "CharDFA":
+        """The automaton a `key()` was taken from."""
+        return CharDFA([list(row) for row in key[0]], list(key[1]))
+
     def to_byte_dfa(self) -> ByteDFA:
         """The same language over UTF-8 bytes (surrogate code points have no UTF-8 form)."""
         return _byte_dfa(self.key())
@@ -180,8 +185,8 @@ class CharDFA:
 @functools.lru_cache(maxsize=4096)
 def _byte_dfa(key: tuple) -> ByteDFA:
     """Byte DFAs by automaton structure: schemas share most of their terminals."""
-    edges, accepting = key
-    return code_point_dfa_to_bytes([list(row) for row in edges], list(accepting))
+    dfa = CharDFA.from_key(key)
+    return code_point_dfa_to_bytes(dfa.edges, dfa.accepting)
 
 
 def _equivalence(edges: list[list[tuple[int, int, int]]], accepting: list[bool], states: list[int]) -> dict[int, int]:

@@ -326,10 +326,11 @@ def _product(terms, dfas, base: int, limit: int) -> tuple[np.ndarray, ...] | Non
     """The product DFA of `terms` (ranked), its state ids offset by `base`: (trans, accepted
     terminal, number of alive terminals, the alive terminals in rank order), or None over
     `limit` states."""
-    # All terminals' tables stacked, with a dead row last.
+    # All terminals' tables stacked (terminal j's state s is row row_base[j] + s); `final` has
+    # one more entry, not accepting, read for dead components.
     sizes = [dfas[t].trans.shape[0] for t in terms]
     row_base = np.cumsum([0] + sizes)[:-1].astype(np.int64)
-    stacked = np.concatenate([dfas[t].trans for t in terms] + [np.full((1, 256), -1, np.int32)]).astype(np.int32)
+    stacked = np.concatenate([np.empty((0, 256), np.int32)] + [dfas[t].trans for t in terms]).astype(np.int32)
     final = np.concatenate([dfas[t].accepting for t in terms] + [np.zeros(1, dtype=bool)])
     trans, tuples = _product_states(stacked, row_base, limit)
     if trans.shape[0] > limit:

@@ -201,6 +201,23 @@ def split_blocks(pieces, unit: int) -> list[tuple[int, int, Pieces]]:
     return sorted(whole + [(block, block, tuple(inner)) for block, inner in partial.items()])
 
 
+def digit_trie(pieces: Pieces, digits: int, radix: int, spell, memo: dict, add_state) -> int:
+    """The state reading the last `digits` base-`radix` digits of a value, where `pieces` (by
+    value) say where each value leads; states are shared through `memo` by what they lead to.
+    `spell(lo, hi)` gives the symbol ranges writing the digits lo..hi, `add_state(row)` makes a
+    state with that row of (lo, hi, target) symbol ranges. (The continuation bytes of a UTF-8
+    character; the hex digits of a JSON `\\uXXXX` escape.)"""
+    key = (digits, pieces)
+    state = memo.get(key)
+    if state is None:
+        row = []
+        for lo, hi, inner in split_blocks(pieces, radix ** (digits - 1)):
+            target = inner[0][2] if digits == 1 else digit_trie(inner, digits - 1, radix, spell, memo, add_state)
+            row += [(c_lo, c_hi, target) for c_lo, c_hi in spell(lo, hi)]
+        state = memo[key] = add_state(row)
+    return state
+
+
 def code_point_dfa_to_bytes(
     edges: list[list[tuple[int, int, int]]], accepting: list[bool], start: int = 0
 ) -> ByteDFA:
@@ -213,16 +230,13 @@ def code_point_dfa_to_bytes(
     rows: list[list[tuple[int, int, int]]] = [[] for _ in order]  # then the states inside characters
     inside: dict[tuple[int, Pieces], int] = {}
 
+    def add_state(row: list[tuple[int, int, int]]) -> int:
+        rows.append(row)
+        return len(rows) - 1
+
     def continuation(k: int, pieces: Pieces) -> int:
         """The state reading the last `k` bytes of a character, `pieces` by code point offset."""
-        state = inside.get((k, pieces))
-        if state is None:
-            state = inside[k, pieces] = len(rows)
-            rows.append([])
-            unit = 64 ** (k - 1)
-            rows[state] = [(0x80 + lo, 0x80 + hi, inner[0][2] if k == 1 else continuation(k - 1, inner))
-                           for lo, hi, inner in split_blocks(pieces, unit)]
-        return state
+        return digit_trie(pieces, k, 64, lambda lo, hi: ((0x80 + lo, 0x80 + hi),), inside, add_state)
 
     for s in order:
         pieces = sorted((a, b, index[t]) for lo, hi, t in edges[s] for a, b in _without_surrogates(lo, hi))

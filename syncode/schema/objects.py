@@ -217,10 +217,6 @@ class _Emitter:
         return out
 
 
-def _dfa(key: tuple) -> CharDFA:
-    return CharDFA([list(row) for row in key[0]], list(key[1]))
-
-
 @functools.lru_cache(maxsize=4096)
 def _key_atoms(class_keys: tuple[tuple, ...]) -> tuple[tuple[CharDFA, tuple[int, ...]], ...] | None:
     """Key classes (automaton keys) split into disjoint non-empty pieces, each with the indices
@@ -228,7 +224,7 @@ def _key_atoms(class_keys: tuple[tuple, ...]) -> tuple[tuple[CharDFA, tuple[int,
     at every state of an object automaton."""
     atoms: list[tuple[CharDFA, tuple[int, ...]]] = []
     for i, key in enumerate(class_keys):
-        keys = _dfa(key)
+        keys = CharDFA.from_key(key)
         split = []
         rest = keys
         for dfa, members in atoms:
@@ -250,5 +246,5 @@ def _key_atoms(class_keys: tuple[tuple, ...]) -> tuple[tuple[CharDFA, tuple[int,
 @functools.lru_cache(maxsize=4096)
 def _without_names(keys: tuple, names: tuple[str, ...]) -> CharDFA | None:
     """The key class `keys` less the declared names, or None when nothing is left."""
-    rest = _dfa(keys).difference(string_set(names))
+    rest = CharDFA.from_key(keys).difference(string_set(names))
     return None if rest.is_empty() else rest

@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 
 from ..automata import MAX_CP, CharDFA, coalesce
-from ..terminals import Pieces, clip, split_blocks
+from ..terminals import Pieces, clip, digit_trie, split_blocks
 
 QUOTE, BACKSLASH = 0x22, 0x5C
 SHORT_ESCAPES = {0x22: "\"", 0x5C: "\\", 0x2F: "/", 0x08: "b", 0x0C: "f", 0x0A: "n", 0x0D: "r", 0x09: "t"}
@@ -34,7 +34,7 @@ ESCAPED_BMP_RANGES = ((0, PRINTABLE_ASCII[0] - 1), (PRINTABLE_ASCII[1] + 1, SURR
 class _Speller:
     """The deterministic automaton of the JSON text spelling the strings a content DFA accepts:
     one state per content state between characters (`char`), the states inside an escape
-    shared by structure (`hex_node`), built breadth-first."""
+    shared by what they lead to (`hex_node`, `low_half`), each built when first reached."""
 
     def __init__(self, content: CharDFA) -> None:
         self.content = content
@@ -48,6 +48,12 @@ class _Speller:
         self.edges.append([])
         self.accepting.append(accepting)
         return len(self.edges) - 1
+
+    def with_row(self, row: list[tuple[int, int, int]]) -> int:
+        """A new state with the edges `row`."""
+        state = self.new()
+        self.edges[state] = row
+        return state
 
     def char(self, s: int) -> int:
         """The state between characters when the decoded text so far led the content DFA to `s`."""
@@ -79,11 +85,9 @@ class _Speller:
                 escape.append((ord(letter), ord(letter), self.char(t)))
         unicode = self.escaped(s)
         if unicode:
-            escape.append((0x75, 0x75, self.hex_node(4, unicode)))
+            escape.append((0x75, 0x75, self.hex_node(unicode)))
         if escape:
-            state = self.new()
-            self.edges[state] = escape
-            row.append((BACKSLASH, BACKSLASH, state))
+            row.append((BACKSLASH, BACKSLASH, self.with_row(escape)))
 
     def escaped(self, s: int) -> Pieces:
         """What `\\uXXXX` leads to from `s`, by the value XXXX: the next character state for
@@ -107,23 +111,18 @@ class _Speller:
         state = self.nodes.get(key)
         if state is None:
             pieces = tuple((0xDC00 + x, 0xDC00 + y, self.char(t)) for x, y, t in low)
-            u = self.new()
-            self.edges[u] = [(0x75, 0x75, self.hex_node(4, pieces))]
-            state = self.nodes[key] = self.new()
-            self.edges[state] = [(BACKSLASH, BACKSLASH, u)]
+            u = self.with_row([(0x75, 0x75, self.hex_node(pieces))])
+            state = self.nodes[key] = self.with_row([(BACKSLASH, BACKSLASH, u)])
         return state
 
-    def hex_node(self, digits: int, pieces: Pieces) -> int:
-        """The state with `digits` hex digits of `\\uXXXX` left to read, `pieces` saying where
-        each value of those digits leads."""
-        key = (digits, pieces)
-        state = self.nodes.get(key)
-        if state is None:
-            state = self.nodes[key] = self.new()
-            self.edges[state] = [(c_lo, c_hi, inner[0][2] if digits == 1 else self.hex_node(digits - 1, inner))
-                                 for lo, hi, inner in split_blocks(pieces, 16 ** (digits - 1))
-                                 for d in range(lo, hi + 1) for c_lo, c_hi in HEX_DIGITS[d]]
-        return state
+    def hex_node(self, pieces: Pieces) -> int:
+        """The state reading the four hex digits of `\\uXXXX`, `pieces` saying where each value leads."""
+        return digit_trie(pieces, 4, 16, _hex_spelling, self.nodes, self.with_row)
+
+
+def _hex_spelling(lo: int, hi: int) -> list[tuple[int, int]]:
+    """The characters writing the hex digits lo..hi (both cases)."""
+    return [chars for d in range(lo, hi + 1) for chars in HEX_DIGITS[d]]
 
 
 def json_string(content: CharDFA) -> CharDFA:
@@ -134,7 +133,7 @@ def json_string(content: CharDFA) -> CharDFA:
 @functools.lru_cache(maxsize=4096)
 def _json_string(key: tuple) -> CharDFA:
     """`json_string` by automaton structure: property names and formats recur across schemas."""
-    return _Speller(CharDFA([list(row) for row in key[0]], list(key[1]))).build()
+    return _Speller(CharDFA.from_key(key)).build()
 
 
 ANY_CONTENT_RANGES = [(0, SURROGATE_LO - 1), (SURROGATE_HI + 1, MAX_CP)]
