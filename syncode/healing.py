@@ -32,9 +32,8 @@ class Unconstrained(DraftMethods):
     def __init__(self, info: TokenizerInfo) -> None:
         self.tokenizer_info = info
         self._stops = frozenset(info.stop_token_ids.tolist())
-        live = [t for t, b in enumerate(info.token_bytes) if b] + sorted(self._stops)
-        self._free = vocabulary_index(info).ids_to_row(live, info.vocab_size)
-        self._stop_row = vocabulary_index(info).ids_to_row(sorted(self._stops), info.vocab_size)
+        index = vocabulary_index(info)
+        self._free, self._stop_row = index.free_row, index.stop_row
         self._history: list[bool] = []
 
     @property

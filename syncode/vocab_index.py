@@ -28,6 +28,10 @@ class VocabularyIndex:
         for t in ids:
             self.by_bytes.setdefault(info.token_bytes[t], []).append(t)
         self.max_len = info.max_token_len
+        # bitmask words of the stop tokens, and of the free language (every text token and the stops)
+        stops = np.asarray(sorted(info.stop_token_ids.tolist()), dtype=np.int64)
+        self.stop_row = self.ids_to_row(stops, info.vocab_size)
+        self.free_row = self.ids_to_row(np.concatenate([self.order, stops]), info.vocab_size)
 
     def extension_range(self, prefix: bytes) -> tuple[int, int]:
         """Positions [lo, hi) in `order` of the tokens whose bytes start with `prefix`."""
@@ -71,7 +75,8 @@ class VocabularyIndex:
                 break
         return out
 
-    def ids_to_row(self, ids, vocab_size: int) -> np.ndarray:
+    @staticmethod
+    def ids_to_row(ids, vocab_size: int) -> np.ndarray:
         """The uint32 bitmask words with exactly `ids` set."""
         allowed = np.zeros(((vocab_size + 31) // 32) * 32, dtype=bool)
         allowed[np.asarray(ids, dtype=np.int64)] = True
