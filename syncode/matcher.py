@@ -299,13 +299,22 @@ def _first_bytes(info: TokenizerInfo) -> np.ndarray:
 @njit(cache=True)
 def _continuations(G, node_state, node_parent, pool_len, node, q, reg, flat, offsets, tokens, skip, vstack, scratch, out):
     """out[i]: whether token i's bytes from `skip` on are accepted from (node, q); nodes
-    written past pool_len are scratch."""
+    written past pool_len are scratch. Accepted texts are prefix-closed, so a token whose
+    first byte is refused is refused without parsing the rest (first bytes are memoised)."""
+    first_ok = np.full(256, -1, dtype=np.int8)
     for i in range(len(tokens)):
         t = tokens[i]
         lo = offsets[t] + skip
         hi = offsets[t + 1]
         if lo >= hi:
             out[i] = True
+            continue
+        b = flat[lo]
+        if first_ok[b] < 0:
+            ok1, _, _, _, _ = _advance_kernel(G, node_state, node_parent, pool_len, node, q, reg, flat, lo, lo + 1,
+                                              vstack, scratch)
+            first_ok[b] = 1 if ok1 else 0
+        if first_ok[b] == 0:
             continue
         ok, _, _, _, _ = _advance_kernel(G, node_state, node_parent, pool_len, node, q, reg, flat, lo, hi, vstack,
                                          scratch)

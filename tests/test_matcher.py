@@ -158,3 +158,23 @@ def test_accept_bytes_splits_anywhere_and_rolls_back_as_one_step():
     m.rollback(1)
     assert not m.is_accepting() and m.accept_bytes(b', "n": null}') and m.is_accepting()
     assert m.accept_bytes(b"") and not m.accept_bytes(b"\xff")
+
+
+@pytest.mark.parametrize("prefix", ['', '{"a": [1, ', '{"key": "va'])
+def test_accepts_continuations_equals_accepting_each_token_alone(prefix):
+    """The batched check (it skips tokens whose first byte is refused) against one
+    accept_bytes per token, for whole tokens and for their bytes after the first."""
+    c = compiled("json", "qwen3")
+    info = c.tokenizer_info
+    m = syncode.GrammarMatcher(c)
+    assert m.accept_bytes(prefix.encode())
+    tokens = np.array(random.Random(3).sample([t for t in range(info.n_tokens) if len(info.token_bytes[t] or b"") > 1], 3000))
+    for skip in (0, 1):
+        expected = []
+        for t in tokens:
+            ok = m.accept_bytes(info.token_bytes[t][skip:])
+            expected.append(ok)
+            if ok:
+                m.rollback(1)
+        got = m.accepts_continuations(tokens, skip=skip)
+        assert got.tolist() == expected and 0 < sum(expected) < len(tokens)
