@@ -102,13 +102,14 @@ def force(c: syncode.CompiledGrammar, ids: list[int]) -> tuple[int, bool]:
 
 
 @functools.lru_cache(maxsize=None)
-def tiny_model():
-    """(model, tokenizer, info): a randomly initialised one-layer Llama, 64 padded logit columns."""
+def tiny_model(seed: int = 0):
+    """(model, tokenizer, info): a randomly initialised one-layer Llama, 64 padded logit columns
+    (another seed: another model over the same vocabulary, e.g. a drafter)."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
     tok = hf_tokenizer("smollm2")
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     config = LlamaConfig(
         vocab_size=len(tok) + PAD_COLUMNS, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
         intermediate_size=64, bos_token_id=1, eos_token_id=EOS, pad_token_id=EOS,

@@ -121,6 +121,42 @@ def test_greedy_speculative_equals_plain_greedy_tiny_model(speculation):
     assert info.decode(hf) == info.decode([t for t in plain if t not in info.stop_token_ids])
 
 
+def test_greedy_with_a_draft_model_equals_plain_greedy():
+    """A drafter other than the target: its masked greedy drafts are verified, the output is
+    the target's own; the target drafting for itself has every draft accepted."""
+    model, tok, info = tiny_model()
+    drafter, _, _ = tiny_model(seed=1)
+    c = syncode.compile_grammar(syncode.Grammar.builtin("json"), info)
+    ids = tok.encode('Data: {"a": [1, 2], "b": "c"} and ', add_special_tokens=False)
+    plain, _ = decode(model, ids, syncode.GrammarMatcher(c), info, max_new_tokens=30)
+    other = Speculation(draft_model=drafter, forced=False)
+    spec, stats = decode(model, ids, syncode.GrammarMatcher(c), info, max_new_tokens=30, speculation=other)
+    assert spec == plain and stats.drafted > 0 and stats.accepted < stats.drafted
+    itself = Speculation(draft_model=model, forced=False, draft_tokens=3)
+    spec, stats = decode(model, ids, syncode.GrammarMatcher(c), info, max_new_tokens=30, speculation=itself)
+    assert spec == plain and stats.accepted == stats.drafted > 0 and stats.forward_passes < len(plain) / 2
+    try:  # generate(speculative=<a model>) drafts with that model
+        text = syncode.generate(model, 'Data: {"a": [1, 2], "b": "c"} and ', tokenizer=tok, chat=False, heal=False,
+                                grammar="json", max_new_tokens=30, speculative=drafter).text
+    except IncompleteGenerationError as exc:
+        text = exc.text
+    assert text.encode() == info.decode([t for t in plain if t not in info.stop_token_ids])
+
+
+def test_sampling_with_a_draft_model_stays_in_the_grammar_and_is_seeded():
+    model, tok, info = tiny_model()
+    drafter, _, _ = tiny_model(seed=1)
+    c = syncode.compile_grammar(syncode.Grammar.builtin("json"), info)
+    ids = tok.encode("Data: ", add_special_tokens=False)
+    spec = Speculation(draft_model=drafter, forced=False)
+    runs = [decode(model, ids, syncode.GrammarMatcher(c), info, max_new_tokens=25, temperature=1.0, seed=s,
+                   speculation=spec)[0] for s in (7, 7, 8)]
+    assert runs[0] == runs[1] != runs[2]
+    for run in runs:
+        m = syncode.GrammarMatcher(c)
+        assert all(m.accept_token(t) for t in run)
+
+
 def test_generate_heals_a_raw_prompt_and_leaves_the_healed_bytes_out():
     model, tok, info = tiny_model()
     grammar = "start: /[ a-z0-9]+/"
