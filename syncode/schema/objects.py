@@ -243,8 +243,16 @@ def _key_atoms(class_keys: tuple[tuple, ...]) -> tuple[tuple[CharDFA, tuple[int,
     return tuple(atoms)
 
 
-@functools.lru_cache(maxsize=4096)
 def _without_names(keys: tuple, names: tuple[str, ...]) -> CharDFA | None:
     """The key class `keys` less the declared names, or None when nothing is left."""
-    rest = CharDFA.from_key(keys).difference(string_set(names))
+    dfa = CharDFA.from_key(keys)
+    return _without_names_in_class(keys, tuple(name for name in names if dfa.accepts(name)))
+
+
+@functools.lru_cache(maxsize=4096)
+def _without_names_in_class(keys: tuple, names: tuple[str, ...]) -> CharDFA | None:
+    """`_without_names` once `names` are those the class contains (often none: the class of
+    additional keys already leaves out the declared properties)."""
+    dfa = CharDFA.from_key(keys)
+    rest = dfa.difference(string_set(names)) if names else dfa
     return None if rest.is_empty() else rest
