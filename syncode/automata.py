@@ -8,12 +8,13 @@ disjoint code point ranges, so Unicode classes cost a few ranges, not thousands 
 """
 from __future__ import annotations
 
-import bisect
 import functools
 import re
 from dataclasses import dataclass
 
 import numpy as np
+
+from numba import njit
 
 from .terminals import ByteDFA, code_point_dfa_to_bytes, equivalence_classes
 
@@ -73,39 +74,18 @@ class CharDFA:
         return sorted(seen)
 
     # ------------------------------------------------------------------ algebra
-    def _product(self, other: "CharDFA", keep) -> "CharDFA":
-        """Product automaton; `keep(a_acc, b_acc)` decides acceptance. -1 is a dead component."""
-        ids = {(0, 0): 0}
-        order = [(0, 0)]
-        edges: list[list[tuple[int, int, int]]] = []
-        accepting: list[bool] = []
-        i = 0
-        while i < len(order):
-            a, b = order[i]
-            ea = self.edges[a] if a >= 0 else []
-            eb = other.edges[b] if b >= 0 else []
-            row = []
-            for lo, hi, (ta, tb) in _merge_edges(ea, eb):
-                if ta < 0 and tb < 0:
-                    continue
-                key = (ta, tb)
-                if key not in ids:
-                    ids[key] = len(order)
-                    order.append(key)
-                row.append((lo, hi, ids[key]))
-            edges.append(coalesce(row))
-            accepting.append(keep(a >= 0 and self.accepting[a], b >= 0 and other.accepting[b]))
-            i += 1
-        return CharDFA(edges, accepting).minimize()
+    def _product(self, other: "CharDFA", mode: int) -> "CharDFA":
+        """The minimal product automaton, acceptance by `mode` (_AND, _OR, _AND_NOT)."""
+        return _minimal(*_range_product(*_to_arrays(self), *_to_arrays(other), mode))
 
     def intersect(self, other: "CharDFA") -> "CharDFA":
         if not _overlap(self.edges[0], other.edges[0]):  # at most the empty string in common
             return CharDFA([[]], [self.accepting[0] and other.accepting[0]])
-        return self._product(other, lambda x, y: x and y)
+        return self._product(other, _AND)
 
     def union(self, other: "CharDFA") -> "CharDFA":
         if _overlap(self.edges[0], other.edges[0]):
-            return self._product(other, lambda x, y: x or y)
+            return self._product(other, _OR)
         # No first character in common (a string or null, say): a new start state with both
         # start states' edges, then the two automata side by side.
         shift = self.n_states + 1
@@ -117,7 +97,7 @@ class CharDFA:
         return CharDFA(edges, accepting).minimize()
 
     def difference(self, other: "CharDFA") -> "CharDFA":
-        return self._product(other, lambda x, y: x and not y)
+        return self._product(other, _AND_NOT)
 
     def concat(self, other: "CharDFA") -> "CharDFA":
         nfa = NFA()
@@ -127,31 +107,10 @@ class CharDFA:
         return nfa.to_dfa(a0, b1)
 
     def minimize(self) -> "CharDFA":
-        """Trim dead and unreachable states and merge equivalent ones."""
-        live = self.live_states()
-        if not live[0]:
-            return CharDFA([[]], [False])
-        edges = [[(lo, hi, t) for lo, hi, t in row if live[t]] for row in self.edges]
-        reach = CharDFA(edges, self.accepting)._reachable()
-        cls = _equivalence(edges, self.accepting, reach)
-        # Canonical numbering (breadth-first from the start, edges in range order), so equal
-        # languages give equal automata.
-        first = {}
-        for s in reach:
-            first.setdefault(cls[s], s)
-        renum: dict[int, int] = {cls[0]: 0}
-        queue = [0]
-        for state in queue:
-            for _, _, t in edges[first[cls[state]]]:
-                if cls[t] not in renum:
-                    renum[cls[t]] = len(renum)
-                    queue.append(t)
-        out_edges: list[list[tuple[int, int, int]]] = [[] for _ in renum]
-        out_acc = [False] * len(renum)
-        for c, s in first.items():
-            out_edges[renum[c]] = coalesce([(lo, hi, renum[cls[t]]) for lo, hi, t in edges[s]])
-            out_acc[renum[c]] = self.accepting[s]
-        return CharDFA(out_edges, out_acc)
+        """Trim dead and unreachable states and merge equivalent ones; states are numbered
+        breadth-first from the start (edges in range order), so equal languages give equal
+        automata."""
+        return _minimal(*_to_arrays(self))
 
     def live_states(self) -> list[bool]:
         """For each state, whether some accepting state is reachable from it."""
@@ -189,20 +148,6 @@ def _byte_dfa(key: tuple) -> ByteDFA:
     return code_point_dfa_to_bytes(dfa.edges, dfa.accepting)
 
 
-def _equivalence(edges: list[list[tuple[int, int, int]]], accepting: list[bool], states: list[int]) -> dict[int, int]:
-    """Language-equivalence class of each of `states` (closed under edges): the range edges
-    become a dense table over the intervals between all range ends, refined by
-    `terminals.equivalence_classes`."""
-    index = {s: i for i, s in enumerate(states)}
-    points = sorted({lo for s in states for lo, _, _ in edges[s]} | {hi + 1 for s in states for _, hi, _ in edges[s]})
-    table = np.full((len(states), max(len(points) - 1, 1)), -1, dtype=np.int64)
-    for s in states:
-        for lo, hi, t in edges[s]:
-            table[index[s], bisect.bisect_left(points, lo):bisect.bisect_left(points, hi + 1)] = index[t]
-    classes = equivalence_classes(table, np.array([accepting[s] for s in states], dtype=bool))
-    return {s: int(classes[index[s]]) for s in states}
-
-
 def _overlap(ea, eb) -> bool:
     """Whether two sorted range lists share a code point."""
     i = j = 0
@@ -216,22 +161,6 @@ def _overlap(ea, eb) -> bool:
     return False
 
 
-def _merge_edges(ea, eb):
-    """Walk two sorted range lists together: yields (lo, hi, (target_a, target_b))."""
-    points = sorted({lo for lo, _, _ in ea} | {hi + 1 for _, hi, _ in ea} | {lo for lo, _, _ in eb} | {hi + 1 for _, hi, _ in eb})
-    ia = ib = 0
-    for k in range(len(points) - 1):
-        lo, hi = points[k], points[k + 1] - 1
-        while ia < len(ea) and ea[ia][1] < lo:
-            ia += 1
-        while ib < len(eb) and eb[ib][1] < lo:
-            ib += 1
-        ta = ea[ia][2] if ia < len(ea) and ea[ia][0] <= lo else -1
-        tb = eb[ib][2] if ib < len(eb) and eb[ib][0] <= lo else -1
-        if ta >= 0 or tb >= 0:
-            yield lo, hi, (ta, tb)
-
-
 def coalesce(row: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
     """Sort and merge adjacent ranges with the same target."""
     out: list[tuple[int, int, int]] = []
@@ -241,6 +170,297 @@ def coalesce(row: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
         else:
             out.append((lo, hi, t))
     return out
+
+
+# ---------------------------------------------------------------------- array kernels
+# A CharDFA as arrays (CSR): state s has edges ptr[s]:ptr[s+1] of `lo`, `hi`, `tgt` (int64),
+# sorted and disjoint. Products and minimisation run on these in Numba.
+
+_AND, _OR, _AND_NOT = 0, 1, 2
+_HASH = 0x9E3779B1  # multiplicative hashing of pair keys
+
+
+def _to_arrays(dfa: "CharDFA"):
+    counts = np.fromiter((len(row) for row in dfa.edges), dtype=np.int64, count=len(dfa.edges))
+    ptr = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=ptr[1:])
+    flat = np.array([edge for row in dfa.edges for edge in row], dtype=np.int64).reshape(-1, 3)
+    return (ptr, np.ascontiguousarray(flat[:, 0]), np.ascontiguousarray(flat[:, 1]),
+            np.ascontiguousarray(flat[:, 2]), np.array(dfa.accepting, dtype=np.bool_))
+
+
+def _from_arrays(ptr, lo, hi, tgt, accepting) -> "CharDFA":
+    triples = list(zip(lo.tolist(), hi.tolist(), tgt.tolist()))
+    bounds = ptr.tolist()
+    return CharDFA([triples[bounds[s]: bounds[s + 1]] for s in range(len(bounds) - 1)], accepting.tolist())
+
+
+@njit(cache=True)
+def _grow(arr, need):
+    if need <= len(arr):
+        return arr
+    out = np.empty(max(need, 2 * len(arr)), dtype=arr.dtype)
+    out[: len(arr)] = arr
+    return out
+
+
+@njit(cache=True)
+def _range_product(pa, la, ha, ta, acc_a, pb, lb, hb, tb, acc_b, mode):
+    """The product automaton of two range DFAs (pairs reachable from (0, 0); a component of
+    -1 is dead), acceptance by `mode` (_AND, _OR, _AND_NOT); pairs that cannot accept under
+    the mode (a dead component of an intersection, a dead first component of a difference)
+    are not built. Ranges are split where either side's change, adjacent equal targets merged."""
+    nb1 = len(pb)  # (b + 1) ranges over 0..nb
+    cap = 64
+    keys = np.full(cap, -1, dtype=np.int64)
+    vals = np.empty(cap, dtype=np.int64)
+    qa = np.empty(16, dtype=np.int64)
+    qb = np.empty(16, dtype=np.int64)
+    qa[0] = 0
+    qb[0] = 0
+    key0 = nb1 + 1  # the pair (0, 0)
+    keys[(key0 * _HASH) & (cap - 1)] = key0
+    vals[(key0 * _HASH) & (cap - 1)] = 0
+    n_pairs = 1
+    out_ptr = np.zeros(17, dtype=np.int64)
+    out_lo = np.empty(64, dtype=np.int64)
+    out_hi = np.empty(64, dtype=np.int64)
+    out_t = np.empty(64, dtype=np.int64)
+    out_acc = np.empty(16, dtype=np.bool_)
+    n_edges = 0
+    big = np.int64(1) << np.int64(40)
+    i = 0
+    while i < n_pairs:
+        a = qa[i]
+        b = qb[i]
+        x_a = acc_a[a] if a >= 0 else False
+        x_b = acc_b[b] if b >= 0 else False
+        out_acc = _grow(out_acc, i + 1)
+        if mode == 0:
+            out_acc[i] = x_a and x_b
+        elif mode == 1:
+            out_acc[i] = x_a or x_b
+        else:
+            out_acc[i] = x_a and not x_b
+        ia = pa[a] if a >= 0 else 0
+        ea = pa[a + 1] if a >= 0 else 0
+        ib = pb[b] if b >= 0 else 0
+        eb = pb[b + 1] if b >= 0 else 0
+        x = np.int64(-1)
+        row_start = n_edges
+        while True:
+            while ia < ea and ha[ia] < x:
+                ia += 1
+            while ib < eb and hb[ib] < x:
+                ib += 1
+            if ia >= ea and ib >= eb:
+                break
+            sa = max(la[ia], x) if ia < ea else big
+            sb = max(lb[ib], x) if ib < eb else big
+            lo = min(sa, sb)
+            t_a = ta[ia] if ia < ea and la[ia] <= lo else -1
+            t_b = tb[ib] if ib < eb and lb[ib] <= lo else -1
+            hi = big
+            if t_a >= 0:
+                hi = min(hi, ha[ia])
+            elif ia < ea:
+                hi = min(hi, la[ia] - 1)
+            if t_b >= 0:
+                hi = min(hi, hb[ib])
+            elif ib < eb:
+                hi = min(hi, lb[ib] - 1)
+            x = hi + 1
+            if (mode == 0 and (t_a < 0 or t_b < 0)) or (mode == 2 and t_a < 0):
+                continue
+            key = (t_a + 1) * nb1 + (t_b + 1)
+            slot = (key * _HASH) & (len(keys) - 1)
+            while keys[slot] != -1 and keys[slot] != key:
+                slot = (slot + 1) & (len(keys) - 1)
+            if keys[slot] == -1:
+                keys[slot] = key
+                vals[slot] = n_pairs
+                qa = _grow(qa, n_pairs + 1)
+                qb = _grow(qb, n_pairs + 1)
+                qa[n_pairs] = t_a
+                qb[n_pairs] = t_b
+                target = n_pairs
+                n_pairs += 1
+                if 2 * n_pairs > len(keys):  # rehash at half load
+                    old_k = keys
+                    old_v = vals
+                    keys = np.full(4 * len(old_k), -1, dtype=np.int64)
+                    vals = np.empty(4 * len(old_k), dtype=np.int64)
+                    for k in range(len(old_k)):
+                        if old_k[k] != -1:
+                            s2 = (old_k[k] * _HASH) & (len(keys) - 1)
+                            while keys[s2] != -1:
+                                s2 = (s2 + 1) & (len(keys) - 1)
+                            keys[s2] = old_k[k]
+                            vals[s2] = old_v[k]
+            else:
+                target = vals[slot]
+            if n_edges > row_start and out_t[n_edges - 1] == target and out_hi[n_edges - 1] + 1 == lo:
+                out_hi[n_edges - 1] = hi
+            else:
+                out_lo = _grow(out_lo, n_edges + 1)
+                out_hi = _grow(out_hi, n_edges + 1)
+                out_t = _grow(out_t, n_edges + 1)
+                out_lo[n_edges] = lo
+                out_hi[n_edges] = hi
+                out_t[n_edges] = target
+                n_edges += 1
+        out_ptr = _grow(out_ptr, i + 2)
+        out_ptr[i + 1] = n_edges
+        i += 1
+    out_ptr[0] = 0
+    return out_ptr[: n_pairs + 1].copy(), out_lo[:n_edges].copy(), out_hi[:n_edges].copy(), out_t[:n_edges].copy(), \
+        out_acc[:n_pairs].copy()
+
+
+@njit(cache=True)
+def _live_and_reachable(ptr, lo, hi, tgt, accepting):
+    """States that can reach acceptance, and the states reachable from 0 through them (sorted;
+    empty when state 0 is not live)."""
+    n = len(ptr) - 1
+    pred_ptr = np.zeros(n + 1, dtype=np.int64)
+    for e in range(len(tgt)):
+        pred_ptr[tgt[e] + 1] += 1
+    for s in range(n):
+        pred_ptr[s + 1] += pred_ptr[s]
+    preds = np.empty(len(tgt), dtype=np.int64)
+    fill = pred_ptr[:-1].copy()
+    for s in range(n):
+        for e in range(ptr[s], ptr[s + 1]):
+            preds[fill[tgt[e]]] = s
+            fill[tgt[e]] += 1
+    live = accepting.copy()
+    stack = np.empty(n, dtype=np.int64)
+    top = 0
+    for s in range(n):
+        if live[s]:
+            stack[top] = s
+            top += 1
+    while top:
+        top -= 1
+        s = stack[top]
+        for k in range(pred_ptr[s], pred_ptr[s + 1]):
+            p = preds[k]
+            if not live[p]:
+                live[p] = True
+                stack[top] = p
+                top += 1
+    seen = np.zeros(n, dtype=np.bool_)
+    if n == 0 or not live[0]:
+        return live, np.zeros(0, dtype=np.int64)
+    seen[0] = True
+    stack[0] = 0
+    top = 1
+    while top:
+        top -= 1
+        s = stack[top]
+        for e in range(ptr[s], ptr[s + 1]):
+            t = tgt[e]
+            if live[t] and not seen[t]:
+                seen[t] = True
+                stack[top] = t
+                top += 1
+    return live, np.flatnonzero(seen)
+
+
+@njit(cache=True)
+def _interval_table(ptr, lo, hi, tgt, live, reach):
+    """The transitions of the `reach` states over the intervals between all their range ends,
+    as a dense table of indices into `reach` (-1: dead)."""
+    index = np.full(len(ptr) - 1, -1, dtype=np.int64)
+    for i in range(len(reach)):
+        index[reach[i]] = i
+    n_ends = 0
+    for s in reach:
+        n_ends += 2 * (ptr[s + 1] - ptr[s])
+    ends = np.empty(n_ends, dtype=np.int64)
+    k = 0
+    for s in reach:
+        for e in range(ptr[s], ptr[s + 1]):
+            if live[tgt[e]]:
+                ends[k] = lo[e]
+                ends[k + 1] = hi[e] + 1
+                k += 2
+    points = np.unique(ends[:k])
+    table = np.full((len(reach), max(len(points) - 1, 1)), -1, dtype=np.int64)
+    for i in range(len(reach)):
+        s = reach[i]
+        for e in range(ptr[s], ptr[s + 1]):
+            if live[tgt[e]]:
+                a = np.searchsorted(points, lo[e])
+                b = np.searchsorted(points, hi[e] + 1)
+                table[i, a:b] = index[tgt[e]]
+    return table
+
+
+@njit(cache=True)
+def _canonical(ptr, lo, hi, tgt, accepting, live, reach, classes):
+    """The quotient automaton, states numbered breadth-first from the start (edges in range
+    order) and adjacent ranges with one target merged: equal languages, equal arrays."""
+    n_classes = classes.max() + 1
+    first = np.full(n_classes, -1, dtype=np.int64)  # the smallest state of each class
+    cls = np.full(len(ptr) - 1, -1, dtype=np.int64)
+    for i in range(len(reach)):
+        cls[reach[i]] = classes[i]
+        if first[classes[i]] < 0:
+            first[classes[i]] = reach[i]
+    renum = np.full(n_classes, -1, dtype=np.int64)
+    order = np.empty(n_classes, dtype=np.int64)  # class of each new state
+    renum[cls[0]] = 0
+    order[0] = cls[0]
+    n_new = 1
+    head = 0
+    while head < n_new:
+        s = first[order[head]]
+        head += 1
+        for e in range(ptr[s], ptr[s + 1]):
+            if live[tgt[e]]:
+                c = cls[tgt[e]]
+                if renum[c] < 0:
+                    renum[c] = n_new
+                    order[n_new] = c
+                    n_new += 1
+    n_out = 0
+    for j in range(n_new):
+        s = first[order[j]]
+        n_out += ptr[s + 1] - ptr[s]
+    out_ptr = np.zeros(n_new + 1, dtype=np.int64)
+    out_lo = np.empty(n_out, dtype=np.int64)
+    out_hi = np.empty(n_out, dtype=np.int64)
+    out_t = np.empty(n_out, dtype=np.int64)
+    out_acc = np.empty(n_new, dtype=np.bool_)
+    k = 0
+    for j in range(n_new):
+        s = first[order[j]]
+        out_acc[j] = accepting[s]
+        row = k
+        for e in range(ptr[s], ptr[s + 1]):
+            if not live[tgt[e]]:
+                continue
+            t = renum[cls[tgt[e]]]
+            if k > row and out_t[k - 1] == t and out_hi[k - 1] + 1 == lo[e]:
+                out_hi[k - 1] = hi[e]
+            else:
+                out_lo[k] = lo[e]
+                out_hi[k] = hi[e]
+                out_t[k] = t
+                k += 1
+        out_ptr[j + 1] = k
+    return out_ptr, out_lo[:k].copy(), out_hi[:k].copy(), out_t[:k].copy(), out_acc
+
+
+def _minimal(ptr, lo, hi, tgt, accepting) -> "CharDFA":
+    """The canonical minimal automaton of a range DFA given as arrays."""
+    live, reach = _live_and_reachable(ptr, lo, hi, tgt, accepting)
+    if not len(reach):
+        return CharDFA([[]], [False])
+    table = _interval_table(ptr, lo, hi, tgt, live, reach)
+    classes = equivalence_classes(table, accepting[reach])
+    return _from_arrays(*_canonical(ptr, lo, hi, tgt, accepting, live, reach, classes))
 
 
 # ---------------------------------------------------------------------- constructors
