@@ -77,21 +77,14 @@ class Grammar:
         (Python-style INDENT/DEDENT; `postlex` may instead be a `lark.indenter.Indenter`
         instance) and `semicolons` (Go-style), or the same as `//@syncode` directives in the
         text; a setting given both ways is an error."""
-        self.text = text
-        self.start = start
-        self.name = name
-        self.terminal_dfas = dict(terminal_dfas or {})
         try:
             loaded = lark.Lark(text, parser="lalr", lexer=_TablesOnly, start=start)
         except lark.exceptions.GrammarError as exc:
             raise GrammarError(f"grammar {name}: {exc}") from exc
         except lark.exceptions.LarkError as exc:
             raise GrammarError(f"grammar {name}: cannot be loaded: {exc}") from exc
-        self.rules: list[Rule] = list(loaded.rules)
-        self.terminal_defs: list[TerminalDef] = list(loaded.terminals)
-        self.terminals = [self._spec(t) for t in self.terminal_defs]
-        self.ignore = tuple(loaded.ignore_tokens)
-        self.parse_table = loaded.parser.parser.parser.parse_table
+        self._set(text, start, name, terminal_dfas, list(loaded.rules), list(loaded.terminals),
+                  tuple(loaded.ignore_tokens), loaded.parser.parser.parser.parse_table)
         if postlex is not None:
             if indenter is not None:
                 raise GrammarError(f"grammar {name}: give either indenter= or postlex=, not both")
@@ -101,6 +94,17 @@ class Grammar:
             indenter = Indenter.from_lark(postlex)
         self.layout = self._layout(keywords, indenter, semicolons)
         self.virtual_terminals = self._check_symbols()
+
+    def _set(self, text: str, start: str, name: str, terminal_dfas: dict | None, rules: list[Rule],
+             terminal_defs: list[TerminalDef], ignore: tuple, parse_table) -> None:
+        """The parts every grammar has, however it was built."""
+        self.text, self.start, self.name = text, start, name
+        self.terminal_dfas = dict(terminal_dfas or {})
+        self.rules: list[Rule] = rules
+        self.terminal_defs: list[TerminalDef] = terminal_defs
+        self.terminals = [self._spec(t) for t in terminal_defs]
+        self.ignore = ignore
+        self.parse_table = parse_table
 
     def _layout(self, keywords, indenter, semicolons) -> Layout:
         """The directives in the text merged with the objects given; names checked."""
@@ -184,22 +188,17 @@ class Grammar:
         Schema) skip Lark's loader."""
         text = "".join(f"{rule}: {' | '.join(alts)}\n" for rule, alts in rules.items())
         text += "".join(f"{term}: /{regex}/\n" for term, regex in terminals.items())
-        grammar = cls.__new__(cls)
-        grammar.text, grammar.start, grammar.name = text, start, name
-        grammar.terminal_dfas = dict(terminal_dfas or {})
         compiled = _compile_rules(rules, set(terminals), start, name)
         used = {symbol.name for rule in compiled for symbol in rule.expansion if symbol.is_term}
-        grammar.rules = compiled
-        grammar.terminal_defs = [TerminalDef(term, PatternRE(eval_escaping(regex), raw=f"/{regex}/"))
-                                 for term, regex in terminals.items() if term in used]
-        grammar.terminals = [grammar._spec(t) for t in grammar.terminal_defs]
-        grammar.ignore = ()
+        terminal_defs = [TerminalDef(term, PatternRE(eval_escaping(regex), raw=f"/{regex}/"))
+                         for term, regex in terminals.items() if term in used]
         try:
             analysis = LALR_Analyzer(ParserConf(compiled, None, [start]))
             analysis.compute_lalr()
         except lark.exceptions.GrammarError as exc:
             raise GrammarError(f"grammar {name}: {exc}") from exc
-        grammar.parse_table = analysis.parse_table
+        grammar = cls.__new__(cls)
+        grammar._set(text, start, name, terminal_dfas, compiled, terminal_defs, (), analysis.parse_table)
         grammar.layout = Layout()
         grammar.virtual_terminals = grammar._check_symbols()
         return grammar
