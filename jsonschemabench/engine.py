@@ -147,7 +147,10 @@ class SyncodeEngine(Engine):
             raise Unsupported(str(exc), exc.keyword, exc.pointer) from exc
         except InvalidSchemaError as exc:
             raise InvalidSchema(str(exc)) from exc
-        return SyncodeMatcher(syncode.compile_grammar(grammar, self.tokenizer.info))
+        try:
+            return SyncodeMatcher(syncode.compile_grammar(grammar, self.tokenizer.info))
+        except syncode.GrammarError as exc:  # a generated grammar over a size limit (lexer contexts)
+            raise Unsupported(str(exc)) from exc
 
     @staticmethod
     def version() -> str:
@@ -231,13 +234,24 @@ def time_limit(seconds: float | None) -> Iterator[None]:
     binding = not outer_left or seconds <= outer_left
     start = time.monotonic()
 
+    message = f"over the {seconds:g} s limit" if binding else "over the enclosing time limit"
+    expired = False
+
     def expire(signum: int, frame: Any) -> None:
-        raise Timeout(f"over the {seconds:g} s limit" if binding else "over the enclosing time limit")
+        nonlocal expired
+        expired = True
+        raise Timeout(message)
 
     previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, seconds if binding else outer_left)
     try:
         yield
+    except Exception as exc:
+        # Raised inside compiled code, the Timeout comes back as another exception (Numba:
+        # "SystemError: ... returned a result with an exception set"): still the time limit.
+        if expired and not isinstance(exc, Timeout):
+            raise Timeout(message) from exc
+        raise
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)

@@ -168,3 +168,33 @@ def test_peer_adapter_with_a_real_tokenizer():
     engine = make_engine("xgrammar", hf_tokenizer(path))
     result = run_case(CASES[1], engine, timeout=60, time_masks=True)
     assert result.outcome == PASS and result.mask_seconds and result.ttfm is not None
+
+
+def test_an_exception_raised_by_the_expired_alarm_is_a_timeout():
+    """Compiled code turns the alarm's Timeout into another exception (Numba: SystemError);
+    once the limit has expired, that is still a timeout, and other errors stay what they are."""
+    import time
+
+    from jsonschemabench.engine import Timeout, time_limit
+
+    with pytest.raises(Timeout) as caught:
+        with time_limit(0.05):
+            try:
+                time.sleep(1)
+            except Timeout:
+                raise SystemError("returned a result with an exception set")
+    assert isinstance(caught.value.__cause__, SystemError)
+    with pytest.raises(ValueError):
+        with time_limit(5):
+            raise ValueError("not a timeout")
+
+
+def test_a_grammar_over_syncode_size_limits_is_unsupported_not_a_crash(monkeypatch):
+    import syncode
+
+    def too_big(grammar, info):
+        raise syncode.GrammarError("grammar <json schema>: lexer contexts exceed 200000 DFA states")
+
+    monkeypatch.setattr(syncode, "compile_grammar", too_big)
+    result = run_case(CASES[0], SyncodeEngine(byte_tokenizer()), timeout=None)
+    assert result.outcome == UNSUPPORTED and "lexer contexts exceed" in result.message
