@@ -245,3 +245,22 @@ def test_one_of_that_no_object_satisfies_allows_nothing():
     compiled = syncode.compile_grammar(grammar, tokenizer_info("qwen3"))
     matcher = syncode.GrammarMatcher(compiled)
     assert not matcher.accept_token(hf_tokenizer("qwen3").encode("{", add_special_tokens=False)[0])
+
+
+@pytest.mark.parametrize("schema, long_valid", [
+    ({"type": "array", "items": {"type": "object", "properties": {"k": {"type": "string"}}}, "maxItems": 1000},
+     [{"k": "x"}] * 1000),
+    ({"type": "object", "additionalProperties": {"type": "integer"}, "maxProperties": 1000},
+     {f"p{i}": i for i in range(1000)}),
+])
+def test_a_thousand_counted_items_or_members_compile(schema, long_valid):
+    """maxItems / maxProperties of a thousand (the most syncode takes): a chain of rules
+    built without recursion (it hit Python's recursion limit on Github_easy/o9925)."""
+    byte_vocab = syncode.TokenizerInfo([bytes([i]) for i in range(256)] + [None], stop_token_ids=[256])
+    c = syncode.compile_grammar(syncode.Grammar.from_json_schema(schema, whitespace="compact"), byte_vocab,
+                                cache_dir=None)
+    too_long = list(long_valid) + [long_valid[0]] if isinstance(long_valid, list) else {**long_valid, "q": 1}
+    for instance, ok in ((long_valid, True), (too_long, False)):
+        m = syncode.GrammarMatcher(c)
+        text = json.dumps(instance, separators=(",", ":")).encode()
+        assert (m.accept_bytes(text) and m.is_accepting()) == ok

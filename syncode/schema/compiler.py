@@ -746,11 +746,18 @@ class SchemaCompiler:
         def sep(c: int) -> str:
             return "COMMA " if c > 0 else ""
 
+        pending: list[tuple[str, int, int]] = []
+
         def rule(kind: str, i: int, c: int) -> str:
+            """The rule for "property i next, c members so far" ("S": i may be skipped);
+            defined by `define`, later, so that long chains (maxProperties) need no recursion."""
             key = (kind, i, c)
-            if key in made:
-                return made[key]
-            name = made[key] = self.new_rule("o")
+            if key not in made:
+                made[key] = self.new_rule("o")
+                pending.append(key)
+            return made[key]
+
+        def define(kind: str, i: int, c: int) -> None:
             alts = []
             room = hi is None or c < hi
             if i < n and room:
@@ -763,14 +770,15 @@ class SchemaCompiler:
                 alts.append(rule("S", i + 1, c))
             if i == n and c >= max(lo, 1):
                 alts.append("")
-            self.rules[name] = alts or ["NEVER"]
-            return name
+            self.rules[made[(kind, i, c)]] = alts or ["NEVER"]
 
         # The empty object is its own alternative, so that the context right after `{` holds
         # no whitespace-led terminal (see docs/json-schema.md, "Whitespace").
         out = self.new_rule("obj")
         empty_ok = lo == 0 and not any(required for *_, required in props)
         self.rules[out] = [f"LBRACE {rule('R', 0, 0)} RBRACE"] + (["LBRACE EMPTY_RBRACE"] if empty_ok else [])
+        while pending:
+            define(*pending.pop())
         return out
 
     def array_rule(self, shape: ArrayShape) -> str | None:
@@ -814,11 +822,18 @@ class SchemaCompiler:
                 return shape.prefix[i]
             return shape.items if rest is not None else None
 
+        pending: list[tuple[int, int]] = []
+
         def rule(i: int, c: int) -> str:
+            """The rule for "item i next, c contained so far" (defined by `define`, later:
+            a chain of maxItems rules is built in a loop, not by recursion)."""
             key = (i, c)
-            if key in made:
-                return made[key]
-            name = made[key] = self.new_rule("a")
+            if key not in made:
+                made[key] = self.new_rule("a")
+                pending.append(key)
+            return made[key]
+
+        def define(i: int, c: int) -> None:
             alts = []
             sep = "COMMA " if i > 0 else ""
             nxt_i = i + 1 if hi is not None or i + 1 <= cap_i else cap_i
@@ -836,12 +851,13 @@ class SchemaCompiler:
                         alts.append(f"{sep}{miss} {rule(nxt_i, c)}")
             if i >= max(lo, 1) and c >= min_c:
                 alts.append("")
-            self.rules[name] = alts or ["NEVER"]
-            return name
+            self.rules[made[(i, c)]] = alts or ["NEVER"]
 
         out = self.new_rule("arr")
         empty_ok = lo == 0 and min_c == 0
         self.rules[out] = [f"LBRACK {rule(0, 0)} RBRACK"] + (["LBRACK EMPTY_RBRACK"] if empty_ok else [])
+        while pending:
+            define(*pending.pop())
         return out
 
     def grammar(self) -> Grammar:
