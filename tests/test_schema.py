@@ -6,13 +6,14 @@ import functools
 import itertools
 import json
 import re
+import sys
 import warnings
 
 import jsonschema
 import pytest
 
 import syncode
-from conftest import force, hf_tokenizer, tokenizer_info
+from conftest import REPO, force, hf_tokenizer, tokenizer_info
 from schema_cases import CASES, raw
 from syncode.schema import EmptySchemaWarning, InvalidSchemaError, LenientApproximationWarning, UnsupportedSchemaError
 
@@ -264,3 +265,32 @@ def test_a_thousand_counted_items_or_members_compile(schema, long_valid):
         m = syncode.GrammarMatcher(c)
         text = json.dumps(instance, separators=(",", ":")).encode()
         assert (m.accept_bytes(text) and m.is_accepting()) == ok
+
+
+def test_rule_names_are_never_reused_after_a_rule_is_dropped():
+    """Rules are dropped on the way (an unsupported part, a value no instance satisfies);
+    naming a new rule by their count named an existing one again, overwriting it
+    (Github_hard/o53107 crashed on the double deletion)."""
+    from syncode.schema.compiler import SchemaCompiler, SchemaOptions
+
+    compiler = SchemaCompiler({"type": "object"}, SchemaOptions())
+    first, second = compiler.new_rule("v"), compiler.new_rule("v")
+    compiler.rules[first] = ["A"]
+    del compiler.rules[first]
+    third = compiler.new_rule("v")
+    assert third not in (first, second) and compiler.rules[second] == []
+
+
+def test_a_schema_the_reference_crawler_trips_over_still_gets_a_clear_answer():
+    """`referencing` raises AttributeError crawling JsonSchemaStore's tmlanguage schema (a
+    valid draft-07 schema); syncode resolves its local refs without the crawl and reports
+    what it cannot express instead of crashing."""
+    from conftest import shared_path
+
+    shared_path("jsonschemabench-data", "JsonSchemaStore")
+    sys.path.insert(0, str(REPO))
+    from jsonschemabench.data import bench_cases
+
+    case = next(c for c in bench_cases("JsonSchemaStore") if c.case_id == "JsonSchemaStore/tmlanguage")
+    with pytest.raises(syncode.schema.UnsupportedSchemaError, match="dependencies"):
+        syncode.Grammar.from_json_schema(case.schema)

@@ -8,6 +8,7 @@ as single terminals defined by exact automata (strings over every JSON spelling)
 """
 from __future__ import annotations
 
+import itertools
 import json
 import warnings
 from dataclasses import dataclass, replace
@@ -150,7 +151,14 @@ class SchemaCompiler:
             where = "#" + "".join(f"/{p}" for p in exc.absolute_path)
             raise InvalidSchemaError(f"schema is not valid at {where}: {exc.message}") from exc
         resource = referencing.Resource.from_contents(schema, default_specification=spec)
-        registry = referencing.Registry().with_resource(resource.id() or "", resource).crawl()
+        registry = referencing.Registry().with_resource(resource.id() or "", resource)
+        try:
+            registry = registry.crawl()  # embedded $id resources
+        except (AttributeError, TypeError):
+            # `referencing` trips over some valid schemas it crawls (JsonSchemaStore's
+            # tmlanguage: a list where it expects a subschema); local refs need no crawl,
+            # and a ref to an embedded $id then fails to resolve with a clear error.
+            pass
         self.spec = spec
         self.validator_class = cls
         self.dependency_keywords = ("dependencies",) if self.draft in (4, 6, 7) else ("dependentRequired", "dependentSchemas")
@@ -161,6 +169,7 @@ class SchemaCompiler:
         self.alive: list[Node] = []
         # Emission state.
         self.rules: dict[str, list[str]] = {}
+        self.rule_ids = itertools.count()
         self.symbols: dict[tuple, str | None] = {}
         self.terminals: dict[tuple, str] = {}
         self.terminal_dfas: dict[str, CharDFA] = {}
@@ -661,7 +670,9 @@ class SchemaCompiler:
         return name
 
     def new_rule(self, prefix: str) -> str:
-        name = f"{prefix}{len(self.rules)}"
+        """A fresh rule name (numbered by a counter: rules are deleted on the way, so their
+        count could name an existing rule again)."""
+        name = f"{prefix}{next(self.rule_ids)}"
         self.rules[name] = []
         return name
 
