@@ -126,29 +126,36 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def render(paths: Sequence[Path], details: int | None = None, plots: Path | None = None) -> str:
-    """The Markdown report of run files (one section per file), with plots when asked."""
+    """The Markdown report of run files, with plots when asked. Mask and test-suite runs of
+    one tokenizer are merged into one report (engines run separately, e.g. a slow peer on a
+    sample, still come side by side); generation runs get a section each."""
     parts = []
+    merged: dict[tuple, tuple[list[CaseResult], list[str]]] = {}
     for path, (header, records) in zip(paths, runlog.records_of(paths)):
         mode = header.get("mode")
-        title_tail = f"tokenizer {_tokenizer_name(header.get('tokenizer', '?'))}"
         versions = ", ".join(f"{e} {v}" for e, v in header.get("versions", {}).items())
-        notes = f"Run file `{path}`, started {header.get('started', '?')}; engines: {versions or '-'}."
+        note = f"Run file `{path}`, started {header.get('started', '?')}; engines: {versions or '-'}."
         if mode == "generate":
             from .generate import generate_report
 
-            parts.append(generate_report(records, f"Generation over JSONSchemaBench ({path.name})", notes))
+            parts.append(generate_report(records, f"Generation over JSONSchemaBench ({path.name})", note))
             continue
-        results = [CaseResult.from_record(r) for r in records]
+        results, notes = merged.setdefault((mode, _tokenizer_name(header.get("tokenizer", "?"))), ([], []))
+        results += [CaseResult.from_record(r) for r in records]
+        notes.append(note)
+    for (mode, tokenizer), (results, notes) in merged.items():
+        stem = "-".join(dict.fromkeys(r.engine for r in results))
         if mode == "testsuite":
-            parts.append(report.suite_report(results, f"JSON-Schema-Test-Suite, {title_tail}", notes, details))
-        else:
-            parts.append(report.bench_report(results, f"MaskBench over JSONSchemaBench, {title_tail}", notes,
+            parts.append(report.suite_report(results, f"JSON-Schema-Test-Suite, tokenizer {tokenizer}", " ".join(notes),
                                              details))
+        else:
+            parts.append(report.bench_report(results, f"MaskBench over JSONSchemaBench, tokenizer {tokenizer}",
+                                             " ".join(notes), details))
         if plots is not None:
             from .plots import PlotsSkipped, plot
 
             try:
-                files = plot(results, plots, path.stem, "category" if mode == "testsuite" else "subset")
+                files = plot(results, plots, f"{mode}-{tokenizer}-{stem}", "category" if mode == "testsuite" else "subset")
                 parts.append("Plots: " + ", ".join(f"![{f.stem}]({f})" for f in files) + "\n")
             except PlotsSkipped as exc:
                 parts.append(f"Plots: {exc}.\n")

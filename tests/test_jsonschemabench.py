@@ -96,7 +96,25 @@ def test_report_renders_a_synthetic_run_file(tmp_path):
     if importlib.util.find_spec("matplotlib") is None:
         assert "plots skipped" in text
     else:
-        assert (tmp_path / "plots" / "run-tbm.png").is_file() and (tmp_path / "plots" / "run-coverage.png").is_file()
+        plots = tmp_path / "plots"
+        assert (plots / "masks-bytes-syncode-peer-tbm.png").is_file()
+        assert (plots / "masks-bytes-syncode-peer-coverage.png").is_file()
+
+
+def test_report_puts_engines_of_separate_run_files_side_by_side(tmp_path):
+    """A slow peer run apart (on a sample, say) still lands in the same table."""
+    paths = []
+    for engine in ("syncode", "peer"):
+        path = tmp_path / f"{engine}.jsonl"
+        run = runlog.RunFile(path, {"mode": "masks", "tokenizer": "bytes", "engines": [engine]})
+        for r in _results():
+            if r.engine == engine:
+                run.add({"mode": "masks", **r.record()})
+        run.close()
+        paths.append(path)
+    text = cli.render(paths)
+    assert text.count("# MaskBench") == 1 and "| subset | syncode pass |" in text and "peer pass" in text
+    assert "syncode.jsonl" in text and "peer.jsonl" in text
 
 
 def test_report_percentiles_and_records_round_trip():
