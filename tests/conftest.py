@@ -8,6 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import settings
+
+# No per-example deadline: the first call of a Numba kernel compiles it (seconds on a clean
+# checkout), and speed is measured by benchmarks, not by tests.
+settings.register_profile("syncode", deadline=None)
+settings.load_profile("syncode")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
