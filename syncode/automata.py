@@ -16,7 +16,7 @@ import numpy as np
 
 from numba import njit
 
-from .terminals import ByteDFA, code_point_dfa_to_bytes, equivalence_classes
+from .terminals import ByteDFA, code_point_dfa_to_bytes, coreachable, equivalence_classes, predecessors
 
 try:  # Python >= 3.11
     import re._constants as sre_c
@@ -114,18 +114,8 @@ class CharDFA:
 
     def live_states(self) -> list[bool]:
         """For each state, whether some accepting state is reachable from it."""
-        preds: list[list[int]] = [[] for _ in self.edges]
-        for s, row in enumerate(self.edges):
-            for _, _, t in row:
-                preds[t].append(s)
-        live = list(self.accepting)
-        stack = [s for s, acc in enumerate(live) if acc]
-        while stack:
-            for p in preds[stack.pop()]:
-                if not live[p]:
-                    live[p] = True
-                    stack.append(p)
-        return live
+        ptr, _, _, tgt, accepting = _to_arrays(self)
+        return _live(ptr, tgt, accepting).tolist()
 
     def key(self) -> tuple:
         """A hashable form; equal for equal languages once minimised."""
@@ -205,22 +195,27 @@ def _grow(arr, need):
 
 
 @njit(cache=True)
+def _pair_slot(table, qa, qb, nb1, a, b):
+    """The slot of the pair (a, b) in `table` (pair indices into qa/qb), or the empty slot
+    where it goes."""
+    mask = len(table) - 1
+    slot = (((a + 1) * nb1 + (b + 1)) * _HASH) & mask
+    while table[slot] >= 0 and (qa[table[slot]] != a or qb[table[slot]] != b):
+        slot = (slot + 1) & mask
+    return slot
+
+
+@njit(cache=True)
 def _range_product(pa, la, ha, ta, acc_a, pb, lb, hb, tb, acc_b, mode):
     """The product automaton of two range DFAs (pairs reachable from (0, 0); a component of
     -1 is dead), acceptance by `mode` (_AND, _OR, _AND_NOT); pairs that cannot accept under
     the mode (a dead component of an intersection, a dead first component of a difference)
     are not built. Ranges are split where either side's change, adjacent equal targets merged."""
-    nb1 = len(pb)  # (b + 1) ranges over 0..nb
-    cap = 64
-    keys = np.full(cap, -1, dtype=np.int64)
-    vals = np.empty(cap, dtype=np.int64)
-    qa = np.empty(16, dtype=np.int64)
-    qb = np.empty(16, dtype=np.int64)
-    qa[0] = 0
-    qb[0] = 0
-    key0 = nb1 + 1  # the pair (0, 0)
-    keys[(key0 * _HASH) & (cap - 1)] = key0
-    vals[(key0 * _HASH) & (cap - 1)] = 0
+    nb1 = len(pb)  # pair keys (a + 1) * nb1 + (b + 1): b + 1 ranges over 0..nb
+    table = np.full(64, -1, dtype=np.int64)  # open addressing: the index of a pair, or -1
+    qa = np.zeros(16, dtype=np.int64)  # the pairs, in discovery order; the first is (0, 0)
+    qb = np.zeros(16, dtype=np.int64)
+    table[_pair_slot(table, qa, qb, nb1, 0, 0)] = 0
     n_pairs = 1
     out_ptr = np.zeros(17, dtype=np.int64)
     out_lo = np.empty(64, dtype=np.int64)
@@ -236,9 +231,9 @@ def _range_product(pa, la, ha, ta, acc_a, pb, lb, hb, tb, acc_b, mode):
         x_a = acc_a[a] if a >= 0 else False
         x_b = acc_b[b] if b >= 0 else False
         out_acc = _grow(out_acc, i + 1)
-        if mode == 0:
+        if mode == _AND:
             out_acc[i] = x_a and x_b
-        elif mode == 1:
+        elif mode == _OR:
             out_acc[i] = x_a or x_b
         else:
             out_acc[i] = x_a and not x_b
@@ -270,35 +265,21 @@ def _range_product(pa, la, ha, ta, acc_a, pb, lb, hb, tb, acc_b, mode):
             elif ib < eb:
                 hi = min(hi, lb[ib] - 1)
             x = hi + 1
-            if (mode == 0 and (t_a < 0 or t_b < 0)) or (mode == 2 and t_a < 0):
+            if (mode == _AND and (t_a < 0 or t_b < 0)) or (mode == _AND_NOT and t_a < 0):
                 continue
-            key = (t_a + 1) * nb1 + (t_b + 1)
-            slot = (key * _HASH) & (len(keys) - 1)
-            while keys[slot] != -1 and keys[slot] != key:
-                slot = (slot + 1) & (len(keys) - 1)
-            if keys[slot] == -1:
-                keys[slot] = key
-                vals[slot] = n_pairs
+            slot = _pair_slot(table, qa, qb, nb1, t_a, t_b)
+            target = table[slot]
+            if target < 0:
                 qa = _grow(qa, n_pairs + 1)
                 qb = _grow(qb, n_pairs + 1)
                 qa[n_pairs] = t_a
                 qb[n_pairs] = t_b
-                target = n_pairs
+                target = table[slot] = n_pairs
                 n_pairs += 1
-                if 2 * n_pairs > len(keys):  # rehash at half load
-                    old_k = keys
-                    old_v = vals
-                    keys = np.full(4 * len(old_k), -1, dtype=np.int64)
-                    vals = np.empty(4 * len(old_k), dtype=np.int64)
-                    for k in range(len(old_k)):
-                        if old_k[k] != -1:
-                            s2 = (old_k[k] * _HASH) & (len(keys) - 1)
-                            while keys[s2] != -1:
-                                s2 = (s2 + 1) & (len(keys) - 1)
-                            keys[s2] = old_k[k]
-                            vals[s2] = old_v[k]
-            else:
-                target = vals[slot]
+                if 2 * n_pairs > len(table):  # rehash at half load
+                    table = np.full(4 * len(table), -1, dtype=np.int64)
+                    for k in range(n_pairs):
+                        table[_pair_slot(table, qa, qb, nb1, qa[k], qb[k])] = k
             if n_edges > row_start and out_t[n_edges - 1] == target and out_hi[n_edges - 1] + 1 == lo:
                 out_hi[n_edges - 1] = hi
             else:
@@ -318,37 +299,23 @@ def _range_product(pa, la, ha, ta, acc_a, pb, lb, hb, tb, acc_b, mode):
 
 
 @njit(cache=True)
+def _live(ptr, tgt, accepting):
+    """For each state of a range DFA given as arrays, whether it can reach acceptance."""
+    n = len(ptr) - 1
+    sources = np.empty(len(tgt), dtype=np.int64)
+    for state in range(n):
+        sources[ptr[state]: ptr[state + 1]] = state
+    pred_ptr, preds = predecessors(sources, tgt, n)
+    return coreachable(pred_ptr, preds, accepting)
+
+
+@njit(cache=True)
 def _live_and_reachable(ptr, lo, hi, tgt, accepting):
     """States that can reach acceptance, and the states reachable from 0 through them (sorted;
     empty when state 0 is not live)."""
     n = len(ptr) - 1
-    pred_ptr = np.zeros(n + 1, dtype=np.int64)
-    for e in range(len(tgt)):
-        pred_ptr[tgt[e] + 1] += 1
-    for s in range(n):
-        pred_ptr[s + 1] += pred_ptr[s]
-    preds = np.empty(len(tgt), dtype=np.int64)
-    fill = pred_ptr[:-1].copy()
-    for s in range(n):
-        for e in range(ptr[s], ptr[s + 1]):
-            preds[fill[tgt[e]]] = s
-            fill[tgt[e]] += 1
-    live = accepting.copy()
+    live = _live(ptr, tgt, accepting)
     stack = np.empty(n, dtype=np.int64)
-    top = 0
-    for s in range(n):
-        if live[s]:
-            stack[top] = s
-            top += 1
-    while top:
-        top -= 1
-        s = stack[top]
-        for k in range(pred_ptr[s], pred_ptr[s + 1]):
-            p = preds[k]
-            if not live[p]:
-                live[p] = True
-                stack[top] = p
-                top += 1
     seen = np.zeros(n, dtype=np.bool_)
     if n == 0 or not live[0]:
         return live, np.zeros(0, dtype=np.int64)

@@ -276,25 +276,27 @@ def trim(trans: np.ndarray, accepting: np.ndarray) -> ByteDFA:
 
 
 @njit(cache=True)
-def _useful_states(trans: np.ndarray, accepting: np.ndarray) -> np.ndarray:
-    """States reachable from state 0 through states that can reach acceptance (none when
-    state 0 cannot)."""
-    n, k = trans.shape
+def predecessors(sources: np.ndarray, targets: np.ndarray, n: int):
+    """The edges (sources[e] -> targets[e]) of an n-state automaton reversed, as CSR:
+    the predecessors of state t are preds[ptr[t]:ptr[t + 1]]."""
     ptr = np.zeros(n + 1, dtype=np.int64)
-    for s in range(n):
-        for b in range(k):
-            if trans[s, b] >= 0:
-                ptr[trans[s, b] + 1] += 1
+    for e in range(len(targets)):
+        ptr[targets[e] + 1] += 1
     for i in range(n):
         ptr[i + 1] += ptr[i]
-    preds = np.empty(ptr[n], dtype=np.int64)
+    preds = np.empty(len(targets), dtype=np.int64)
     fill = ptr[:-1].copy()
-    for s in range(n):
-        for b in range(k):
-            t = trans[s, b]
-            if t >= 0:
-                preds[fill[t]] = s
-                fill[t] += 1
+    for e in range(len(targets)):
+        preds[fill[targets[e]]] = sources[e]
+        fill[targets[e]] += 1
+    return ptr, preds
+
+
+@njit(cache=True)
+def coreachable(ptr: np.ndarray, preds: np.ndarray, accepting: np.ndarray) -> np.ndarray:
+    """For each state, whether an accepting state can be reached from it (`ptr`, `preds`:
+    the reversed edges, from `predecessors`)."""
+    n = len(accepting)
     live = accepting.copy()
     stack = np.empty(n, dtype=np.int64)
     top = 0
@@ -311,9 +313,34 @@ def _useful_states(trans: np.ndarray, accepting: np.ndarray) -> np.ndarray:
                 live[p] = True
                 stack[top] = p
                 top += 1
+    return live
+
+
+@njit(cache=True)
+def _useful_states(trans: np.ndarray, accepting: np.ndarray) -> np.ndarray:
+    """States reachable from state 0 through states that can reach acceptance (none when
+    state 0 cannot)."""
+    n, k = trans.shape
+    n_edges = 0
+    for s in range(n):
+        for b in range(k):
+            if trans[s, b] >= 0:
+                n_edges += 1
+    sources = np.empty(n_edges, dtype=np.int64)
+    targets = np.empty(n_edges, dtype=np.int64)
+    e = 0
+    for s in range(n):
+        for b in range(k):
+            if trans[s, b] >= 0:
+                sources[e] = s
+                targets[e] = trans[s, b]
+                e += 1
+    ptr, preds = predecessors(sources, targets, n)
+    live = coreachable(ptr, preds, accepting)
     useful = np.zeros(n, dtype=np.bool_)
     if n == 0 or not live[0]:
         return useful
+    stack = np.empty(n, dtype=np.int64)
     useful[0] = True
     stack[0] = 0
     top = 1
