@@ -146,6 +146,30 @@ def _meta_validator(cls: type) -> Any:
     return meta(schema=cls.META_SCHEMA, format_checker=meta.FORMAT_CHECKER)
 
 
+class _ChainRules:
+    """Rules of a counted chain (object members, array items) by state: named when first
+    referenced, defined afterwards in a loop, so that a chain of a thousand states needs no
+    recursion (maxItems / maxProperties)."""
+
+    def __init__(self, host: "SchemaCompiler", prefix: str) -> None:
+        self.host, self.prefix = host, prefix
+        self.names: dict[tuple, str] = {}
+        self.pending: list[tuple] = []
+
+    def __call__(self, *state) -> str:
+        if state not in self.names:
+            self.names[state] = self.host.new_rule(self.prefix)
+            self.pending.append(state)
+        return self.names[state]
+
+    def define_all(self, alternatives) -> None:
+        """Give every named state its rule: `alternatives(*state)` (none: NEVER), which may
+        name further states."""
+        while self.pending:
+            state = self.pending.pop()
+            self.host.rules[self.names[state]] = alternatives(*state) or ["NEVER"]
+
+
 class SchemaCompiler:
     """Compiles one schema (see `schema_to_grammar`)."""
 
@@ -757,7 +781,6 @@ class SchemaCompiler:
         lo, hi = shape.min_props, shape.max_props
         cap = hi if hi is not None else max(lo, 1)
         n = len(props)
-        made: dict[tuple, str] = {}
 
         def inc(c: int) -> int:
             return c + 1 if hi is not None else min(c + 1, cap)
@@ -765,18 +788,10 @@ class SchemaCompiler:
         def sep(c: int) -> str:
             return "COMMA " if c > 0 else ""
 
-        pending: list[tuple[str, int, int]] = []
+        # rule("R" | "S", i, c): property i next, c members so far ("S": i may be skipped)
+        rule = _ChainRules(self, "o")
 
-        def rule(kind: str, i: int, c: int) -> str:
-            """The rule for "property i next, c members so far" ("S": i may be skipped);
-            defined by `define`, later, so that long chains (maxProperties) need no recursion."""
-            key = (kind, i, c)
-            if key not in made:
-                made[key] = self.new_rule("o")
-                pending.append(key)
-            return made[key]
-
-        def define(kind: str, i: int, c: int) -> None:
+        def define(kind: str, i: int, c: int) -> list[str]:
             alts = []
             room = hi is None or c < hi
             if i < n and room:
@@ -789,15 +804,14 @@ class SchemaCompiler:
                 alts.append(rule("S", i + 1, c))
             if i == n and c >= max(lo, 1):
                 alts.append("")
-            self.rules[made[(kind, i, c)]] = alts or ["NEVER"]
+            return alts
 
         # The empty object is its own alternative, so that the context right after `{` holds
         # no whitespace-led terminal (see docs/json-schema.md, "Whitespace").
         out = self.new_rule("obj")
         empty_ok = lo == 0 and not any(required for *_, required in props)
         self.rules[out] = [f"LBRACE {rule('R', 0, 0)} RBRACE"] + (["LBRACE EMPTY_RBRACE"] if empty_ok else [])
-        while pending:
-            define(*pending.pop())
+        rule.define_all(define)
         return out
 
     def array_rule(self, shape: ArrayShape) -> str | None:
@@ -825,7 +839,6 @@ class SchemaCompiler:
         contains = shape.contains
         min_c, max_c = (shape.min_contains, shape.max_contains) if contains is not None else (0, None)
         cap_c = max_c if max_c is not None else min_c
-        made: dict[tuple, str] = {}
 
         def item(i: int, matching: bool | None) -> str | None:
             nodes = prefix_nodes(i)
@@ -841,18 +854,9 @@ class SchemaCompiler:
                 return shape.prefix[i]
             return shape.items if rest is not None else None
 
-        pending: list[tuple[int, int]] = []
+        rule = _ChainRules(self, "a")  # rule(i, c): item i next, c contained so far
 
-        def rule(i: int, c: int) -> str:
-            """The rule for "item i next, c contained so far" (defined by `define`, later:
-            a chain of maxItems rules is built in a loop, not by recursion)."""
-            key = (i, c)
-            if key not in made:
-                made[key] = self.new_rule("a")
-                pending.append(key)
-            return made[key]
-
-        def define(i: int, c: int) -> None:
+        def define(i: int, c: int) -> list[str]:
             alts = []
             sep = "COMMA " if i > 0 else ""
             nxt_i = i + 1 if hi is not None or i + 1 <= cap_i else cap_i
@@ -870,13 +874,12 @@ class SchemaCompiler:
                         alts.append(f"{sep}{miss} {rule(nxt_i, c)}")
             if i >= max(lo, 1) and c >= min_c:
                 alts.append("")
-            self.rules[made[(i, c)]] = alts or ["NEVER"]
+            return alts
 
         out = self.new_rule("arr")
         empty_ok = lo == 0 and min_c == 0
         self.rules[out] = [f"LBRACK {rule(0, 0)} RBRACK"] + (["LBRACK EMPTY_RBRACK"] if empty_ok else [])
-        while pending:
-            define(*pending.pop())
+        rule.define_all(define)
         return out
 
     def grammar(self) -> Grammar:
