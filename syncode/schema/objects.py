@@ -171,7 +171,7 @@ class _Emitter:
             moves = moves + [(nodes, t) for keys, nodes, t in classes if keys.accepts(name)]
             pieces.append((literal(name), moves))
         for keys, members in self.key_classes(classes):
-            keys = _without_names(keys.key(), tuple(named))
+            keys = _without_names(keys, tuple(named))
             if keys is not None:
                 pieces.append((keys, members))
         for keys, moves in pieces:
@@ -243,10 +243,9 @@ def _key_atoms(class_keys: tuple[tuple, ...]) -> tuple[tuple[CharDFA, tuple[int,
     return tuple(atoms)
 
 
-def _without_names(keys: tuple, names: tuple[str, ...]) -> CharDFA | None:
+def _without_names(keys: CharDFA, names: tuple[str, ...]) -> CharDFA | None:
     """The key class `keys` less the declared names, or None when nothing is left."""
-    dfa = CharDFA.from_key(keys)
-    return _without_names_in_class(keys, tuple(name for name in names if dfa.accepts(name)))
+    return _without_names_in_class(keys.key(), tuple(name for name in names if keys.accepts(name)))
 
 
 @functools.lru_cache(maxsize=4096)
