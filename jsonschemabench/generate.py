@@ -12,7 +12,8 @@ Owns the protocol and the metrics, as the paper's harness defines them:
   coverage EC: the output parses with `json.loads` and validates with
   `Draft202012Validator(schema, format_checker=FormatChecker())` after `check_schema` (any
   exception fails; a compile failure gives an empty output), over all schemas; compliance
-  EC/DC;
+  EC/DC; a schema no value satisfies (an empty language) is not declared: nothing can be
+  generated for it;
 - GCT: compile end - call start (schema to grammar, compile, first mask: lazy work counted
   where it happens); TTFT: first token - call start (prompt, compile, processor set-up and
   prefill included); TPOT: (end - first token) / (output tokens - 1), output tokens counted
@@ -27,6 +28,7 @@ import json
 import statistics
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -39,6 +41,7 @@ SYSTEM = "You need to generate a JSON object that matches the schema below."
 DEFAULT_SUBSETS = ("Glaiveai2K", "Github_easy", "Snowplow")
 COMPILE_LIMIT = 10.0
 MAX_TEXT = 4000  # characters of output kept in a record
+EMPTY = "empty language"
 
 
 def few_shot(subset: str, root: Path, split: str) -> list[tuple[str, str]]:
@@ -97,41 +100,51 @@ class _Clock:
 class Generator:
     """A model, its tokenizer and syncode's TokenizerInfo, generating for one schema at a time."""
 
-    def __init__(self, model_spec: str, constrained: bool, max_new_tokens: int, time_limit: float) -> None:
+    def __init__(self, model: Any, tok: Any, constrained: bool, max_new_tokens: int, time_limit: float) -> None:
         import syncode
 
-        if model_spec == "default":
-            from syncode.default_model import load_default_model
-
-            self.model, self.tok = load_default_model()
-        else:
-            from transformers import AutoModelForCausalLM, AutoTokenizer
-
-            self.tok = AutoTokenizer.from_pretrained(model_spec, local_files_only=True)
-            self.model = AutoModelForCausalLM.from_pretrained(model_spec, local_files_only=True).eval()
-        self.info = syncode.TokenizerInfo.from_huggingface(self.tok, vocab_size=self.model.config.vocab_size)
-        eos = self.model.generation_config.eos_token_id
+        self.model, self.tok = model, tok
+        self.info = syncode.TokenizerInfo.from_huggingface(tok, vocab_size=model.config.vocab_size)
+        eos = model.generation_config.eos_token_id
         self.eos = set(eos if isinstance(eos, list) else [eos])
         self.constrained = constrained
         self.max_new_tokens, self.time_limit = max_new_tokens, time_limit
+
+    @classmethod
+    def from_spec(cls, model_spec: str, constrained: bool, max_new_tokens: int, time_limit: float) -> "Generator":
+        """A generator for `model_spec`: "default" (the embedded model) or a local model folder."""
+        if model_spec == "default":
+            from syncode.default_model import load_default_model
+
+            model, tok = load_default_model()
+        else:
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+
+            tok = AutoTokenizer.from_pretrained(model_spec, local_files_only=True)
+            model = AutoModelForCausalLM.from_pretrained(model_spec, local_files_only=True).eval()
+        return cls(model, tok, constrained, max_new_tokens, time_limit)
 
     def _compile(self, schema: Any) -> tuple[Any, str]:
         """(compiled grammar or None, why not), within the 10 s limit."""
         import numpy as np
         import syncode
+        from syncode.schema import EmptySchemaWarning
 
         from .engine import Timeout, schema_grammar, time_limit
 
         try:
-            with time_limit(COMPILE_LIMIT):
+            with time_limit(COMPILE_LIMIT), warnings.catch_warnings():
+                warnings.simplefilter("ignore", EmptySchemaWarning)
                 compiled = syncode.compile_grammar(schema_grammar(schema), self.info)
-                syncode.GrammarMatcher(compiled).fill_next_token_bitmask(
-                    np.zeros((1, self.info.bitmask_words), dtype=np.int32), 0)
-            return compiled, ""
+                first = np.zeros((1, self.info.bitmask_words), dtype=np.int32)
+                syncode.GrammarMatcher(compiled).fill_next_token_bitmask(first, 0)
         except Timeout:
             return None, f"timeout: over the {COMPILE_LIMIT:g} s compile limit"
         except Exception as exc:
             return None, f"{type(exc).__name__}: {exc}"[:300]
+        if not first.any():
+            return None, f"{EMPTY}: no JSON value satisfies the schema"
+        return compiled, ""
 
     def run(self, schema: Any, examples: Sequence[tuple[str, str]]) -> dict[str, Any]:
         """One generation with its timings and verdict (a record without its ids)."""
@@ -152,11 +165,16 @@ class Generator:
         prompt = self.tok.apply_chat_template(messages(examples, schema), tokenize=False, add_generation_prompt=True)
         ids = self.tok(prompt, return_tensors="pt", add_special_tokens=False)["input_ids"]
         clock = _Clock()
-        with torch.inference_mode():
-            out = self.model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False, temperature=None,
-                                      top_p=None, top_k=None, max_new_tokens=self.max_new_tokens,
-                                      max_time=self.time_limit, logits_processor=processors, streamer=clock,
-                                      pad_token_id=self.tok.pad_token_id or min(self.eos))
+        try:
+            with torch.inference_mode():
+                out = self.model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False,
+                                          temperature=None, top_p=None, top_k=None,
+                                          max_new_tokens=self.max_new_tokens, max_time=self.time_limit,
+                                          logits_processor=processors, streamer=clock,
+                                          pad_token_id=self.tok.pad_token_id or min(self.eos))
+        except Exception as exc:  # recorded, and the run goes on: a failure is a finding, not the end
+            return {**record, "text": "", "output_tokens": 0, "ttft": None, "tpot": None, "stop": "error",
+                    "parses": False, "valid": False, "why": f"{type(exc).__name__}: {exc}"[:300]}
         end = time.perf_counter()
         new = out[0, ids.shape[1]:].tolist()
         cut = next((k for k, t in enumerate(new) if t in self.eos), None)
@@ -188,7 +206,7 @@ def run_generate(args: argparse.Namespace) -> int:
     done = runfile.done if runfile is not None else set()
     todo = [t for t in todo if (engine, f"{t[0]}/{t[1]}") not in done]
     records = []
-    generator = Generator(args.model, not args.no_constraint, args.max_new_tokens, args.time_limit)
+    generator = Generator.from_spec(args.model, not args.no_constraint, args.max_new_tokens, args.time_limit)
     examples = {subset: few_shot(subset, args.data, args.split) for subset in subsets}
     bar = tqdm(todo, desc=engine, unit="schema", file=sys.stderr, disable=args.quiet, dynamic_ncols=True)
     try:

@@ -216,3 +216,36 @@ def test_a_grammar_over_syncode_size_limits_is_unsupported_not_a_crash(monkeypat
     monkeypatch.setattr(syncode, "compile_grammar", too_big)
     result = run_case(CASES[0], SyncodeEngine(byte_tokenizer()), timeout=None)
     assert result.outcome == UNSUPPORTED and "lexer contexts exceed" in result.message
+
+
+UNSATISFIABLE = {"type": "object", "required": ["a", "b"],
+                 "oneOf": [{"required": ["a"]}, {"required": ["b"]}]}  # both branches always hold
+
+
+def test_generate_records_an_empty_language_and_an_error_then_goes_on(monkeypatch):
+    from conftest import tiny_model
+
+    from jsonschemabench.generate import EMPTY, Generator, generate_report
+
+    model, tok, _ = tiny_model()
+    generator = Generator(model, tok, constrained=True, max_new_tokens=16, time_limit=30)
+    examples = [(json.dumps({"type": "boolean"}), "true")] * 2
+    empty = generator.run(UNSATISFIABLE, examples)
+    assert empty["compiled"] is False and empty["compile_error"].startswith(EMPTY)
+    assert empty["stop"] == "no grammar" and not empty["valid"]
+
+    finite = generator.run({"enum": ["yes", "no"]}, examples)  # a finite language ends in EOS
+    assert finite["compiled"] and finite["stop"] == "eos" and finite["valid"], finite
+    assert json.loads(finite["text"]) in ("yes", "no") and finite["gct"] <= finite["ttft"]
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(model, "generate", broken)
+    failed = generator.run({"type": "integer"}, examples)
+    assert failed["compiled"] and failed["stop"] == "error" and "out of memory" in failed["why"]
+
+    records = [{"engine": "syncode", "category": "t", **r} for r in (empty, finite, failed)]
+    text = generate_report(records, "tiny")
+    assert "| 3 | 0.67 | 0.33 | 0.50 |" in text.replace("**overall**", "t"), text
+    assert "no grammar 1" in text and "eos 1" in text and "error 1" in text
