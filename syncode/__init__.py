@@ -1,7 +1,7 @@
 """syncode: grammar-constrained decoding for LLMs with exact token masks.
 
 Pipeline (each module owns one stage; imports point down it):
-grammar -> parse_table / terminals -> lexer -> mask_store -> kernels -> compiler -> matcher
+lalr -> grammar -> parse_table / terminals -> lexer -> mask_store -> kernels -> compiler -> matcher
 -> bitmask -> integrations.
 """
 from .bitmask import allocate_token_bitmask, apply_token_bitmask_inplace, fill_next_token_bitmasks

@@ -12,13 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import lark
-from lark.common import ParserConf
 from lark.grammar import NonTerminal, Rule, Terminal
 from lark.lexer import Lexer as Lark_Lexer
 from lark.lexer import PatternRE, PatternStr, TerminalDef
 from lark.load_grammar import eval_escaping
-from lark.parsers.lalr_analysis import LALR_Analyzer
 
+from .lalr import TableError, lalr_table
 from .layout import Indenter, Keywords, Layout, LayoutError, Semicolons, parse_directives
 
 
@@ -184,8 +183,8 @@ class Grammar:
                    name: str = "<grammar>", terminal_dfas: dict | None = None) -> "Grammar":
         """The grammar Lark would load from the text `name: alt | alt ...` / `NAME: /regex/`
         (alternatives are symbol names separated by spaces, no EBNF; terminals are regexes as
-        written between slashes), built without parsing text: generated grammars (JSON
-        Schema) skip Lark's loader."""
+        written between slashes), built without parsing text and with `syncode.lalr`'s table
+        builder: generated grammars (JSON Schema) skip Lark's loader and analyser."""
         text = "".join(f"{rule}: {' | '.join(alts)}\n" for rule, alts in rules.items())
         text += "".join(f"{term}: /{regex}/\n" for term, regex in terminals.items())
         compiled = _compile_rules(rules, set(terminals), start, name)
@@ -193,12 +192,11 @@ class Grammar:
         terminal_defs = [TerminalDef(term, PatternRE(eval_escaping(regex), raw=f"/{regex}/"))
                          for term, regex in terminals.items() if term in used]
         try:
-            analysis = LALR_Analyzer(ParserConf(compiled, None, [start]))
-            analysis.compute_lalr()
-        except lark.exceptions.GrammarError as exc:
+            table = lalr_table(compiled, start)
+        except TableError as exc:
             raise GrammarError(f"grammar {name}: {exc}") from exc
         grammar = cls.__new__(cls)
-        grammar._set(text, start, name, terminal_dfas, compiled, terminal_defs, (), analysis.parse_table)
+        grammar._set(text, start, name, terminal_dfas, compiled, terminal_defs, (), table)
         grammar.layout = Layout()
         grammar.virtual_terminals = grammar._check_symbols()
         return grammar
