@@ -63,7 +63,7 @@ class _Builder:
             self.item_rule += [r] * (len(rhs) + 1)
             self.item_next += list(rhs) + [-1]
         self.nullable = self._nullable()
-        self._expanded: dict[int, frozenset[int]] = {}
+        self.expansions = self._expansions()
 
     def _nullable(self) -> list[bool]:
         nullable = [False] * len(self.names)
@@ -75,51 +75,58 @@ class _Builder:
                     nullable[lhs] = changed = True
         return nullable
 
-    def _expand(self, nonterminal: int) -> frozenset[int]:
-        """The dot-0 items of every rule a derivation from `nonterminal` can start with."""
-        items = self._expanded.get(nonterminal)
-        if items is None:
-            seen, stack, found = {nonterminal}, [nonterminal], []
-            while stack:
-                for r in self.rules_of[stack.pop()]:
-                    item = self.base[r]
-                    found.append(item)
-                    first = self.item_next[item]
-                    if 0 <= first < self.n_nt and first not in seen:
-                        seen.add(first)
-                        stack.append(first)
-            items = self._expanded[nonterminal] = frozenset(found)
-        return items
+    def _expansions(self) -> list[frozenset[int]]:
+        """Per nonterminal, the dot-0 items of every rule a derivation from it can start with."""
+        starts_with: list[list[int]] = [[] for _ in range(self.n_nt)]
+        items: list[list[int]] = [[] for _ in range(self.n_nt)]
+        for r, (lhs, rhs) in enumerate(zip(self.lhs, self.rhs)):
+            items[lhs].append(self.base[r])
+            if rhs and rhs[0] < self.n_nt:
+                starts_with[lhs].append(rhs[0])
+        return _digraph(starts_with, [frozenset(own) for own in items])
 
     def _lr0(self) -> None:
-        """States (closures) and their transitions, state 0 the root's."""
+        """States (their kernels) and their transitions, state 0 the root's. A closure is its
+        kernel plus the expansions of the nonterminals after the kernel's dots; the moves out
+        of those expansions are computed once per set of such nonterminals."""
         n_nt, item_next = self.n_nt, self.item_next
-        kernels: dict[frozenset[int], int] = {}
-        todo = [frozenset([self.base[-1]])]
-        self.closures: list[set[int]] = []
+        numbers: dict[frozenset[int], int] = {}
+        self.kernels = [frozenset([self.base[-1]])]
         self.transitions: list[dict[int, int]] = []
-        while len(self.closures) < len(todo):
-            kernel = todo[len(self.closures)]
-            closure = set(kernel)
+        shared: dict[frozenset[int], dict[int, frozenset[int]]] = {}
+        while len(self.transitions) < len(self.kernels):
+            kernel = self.kernels[len(self.transitions)]
+            own: dict[int, list[int]] = {}
             for item in kernel:
                 symbol = item_next[item]
-                if 0 <= symbol < n_nt:
-                    closure |= self._expand(symbol)
-            advanced: dict[int, list[int]] = {}
-            for item in closure:
-                symbol = item_next[item]
                 if symbol >= 0:
-                    advanced.setdefault(symbol, []).append(item + 1)
+                    own.setdefault(symbol, []).append(item + 1)
+            expanded = frozenset(symbol for symbol in own if symbol < n_nt)
+            moves_of_expansions = shared.get(expanded)
+            if moves_of_expansions is None:
+                moves_of_expansions = shared[expanded] = self._moves(expanded)
+            targets = {symbol: frozenset(items) for symbol, items in own.items()}
+            for symbol, items in moves_of_expansions.items():
+                mine = targets.get(symbol)
+                targets[symbol] = items if mine is None else mine | items
             moves = {}
-            for symbol, items in advanced.items():
-                key = frozenset(items)
-                target = kernels.get(key)
+            for symbol, key in targets.items():
+                target = numbers.get(key)
                 if target is None:
-                    target = kernels[key] = len(todo)
-                    todo.append(key)
+                    target = numbers[key] = len(self.kernels)
+                    self.kernels.append(key)
                 moves[symbol] = target
-            self.closures.append(closure)
             self.transitions.append(moves)
+
+    def _moves(self, nonterminals: frozenset[int]) -> dict[int, frozenset[int]]:
+        """Symbol -> the items advanced over it, from the expansions of `nonterminals`."""
+        items: frozenset[int] = frozenset().union(*(self.expansions[n] for n in nonterminals))
+        advanced: dict[int, list[int]] = {}
+        for item in items:
+            symbol = self.item_next[item]
+            if symbol >= 0:
+                advanced.setdefault(symbol, []).append(item + 1)
+        return {symbol: frozenset(items) for symbol, items in advanced.items()}
 
     def _follow_sets(self) -> tuple[list[tuple[int, int]], list[int], dict[tuple[int, int], list[int]]]:
         """(nonterminal transitions, their follow sets, lookback: (state, rule) -> transitions)."""
@@ -140,10 +147,11 @@ class _Builder:
         includes: list[list[int]] = [[] for _ in edges]
         lookback: dict[tuple[int, int], list[int]] = {}
         for x, (p, nonterminal) in enumerate(edges):
-            for item in self.closures[p]:
+            # the closure's items of `nonterminal`: those of the kernel, and (the transition
+            # exists, so the closure expanded it) the start of each of its rules
+            kernel_items = [item for item in self.kernels[p] if self.lhs[self.item_rule[item]] == nonterminal]
+            for item in kernel_items + [self.base[r] for r in self.rules_of[nonterminal]]:
                 r = self.item_rule[item]
-                if self.lhs[r] != nonterminal:
-                    continue
                 rhs, dot = self.rhs[r], item - self.base[r]
                 state = p
                 for i in range(dot, len(rhs)):
@@ -159,7 +167,7 @@ class _Builder:
         self._lr0()
         _, follow, lookback = self._follow_sets()
         n_nt, names = self.n_nt, self.names
-        lookaheads: list[dict[int, int]] = [{} for _ in self.closures]  # state -> rule -> terminal set
+        lookaheads: list[dict[int, int]] = [{} for _ in self.kernels]  # state -> rule -> terminal set
         for (state, r), xs in lookback.items():
             bits = 0
             for x in xs:
@@ -197,9 +205,10 @@ class _Builder:
         return None
 
 
-def _digraph(relation: list[list[int]], given: list[int]) -> list[int]:
-    """F(x) = given(x) | F(y) for every y that x relates to: the least solution, by Tarjan's
-    strongly connected components as DeRemer and Pennello's Digraph (without recursion)."""
+def _digraph(relation: list[list[int]], given: list) -> list:
+    """F(x) = given(x) | F(y) for every y that x relates to (sets as ints or frozensets): the
+    least solution, by Tarjan's strongly connected components as DeRemer and Pennello's
+    Digraph (without recursion)."""
     result = list(given)
     depth = [0] * len(given)  # 0 unvisited, > 0 on the stack, -1 done
     stack: list[int] = []
