@@ -326,21 +326,62 @@ def _product(terms, dfas, base: int, limit: int) -> tuple[np.ndarray, ...] | Non
     """The product DFA of `terms` (ranked), its state ids offset by `base`: (trans, accepted
     terminal, number of alive terminals, the alive terminals in rank order), or None over
     `limit` states."""
-    # All terminals' tables stacked (terminal j's state s is row row_base[j] + s); `final` has
-    # one more entry, not accepting, read for dead components.
-    sizes = [dfas[t].trans.shape[0] for t in terms]
+    key = tuple(dfas[t].digest for t in terms)
+    local = _PRODUCTS.get(key)
+    if local is None:
+        local = _local_product([dfas[t] for t in terms], limit)
+        if local is None:
+            return None
+        _PRODUCTS.put(key, local)
+    trans, accept, alive_count, alive = local
+    if len(accept) > limit:
+        return None
+    named = np.append(np.array(terms, dtype=np.int32), np.int32(-1))  # position -1: no terminal
+    return np.where(trans >= 0, trans + base, -1).astype(np.int32), named[accept], alive_count, named[alive]
+
+
+class _ProductCache:
+    """Products of terminal DFAs by the DFAs' contents, kept per process (most of a schema's
+    lexer contexts, its punctuation and value terminals, recur across schemas); the least
+    recently used go first past `max_states` states in all."""
+
+    def __init__(self, max_states: int) -> None:
+        self.max_states, self.states = max_states, 0
+        self.parts: dict[tuple, tuple[np.ndarray, ...]] = {}
+
+    def get(self, key: tuple) -> tuple[np.ndarray, ...] | None:
+        part = self.parts.pop(key, None)
+        if part is not None:
+            self.parts[key] = part  # now the most recent
+        return part
+
+    def put(self, key: tuple, part: tuple[np.ndarray, ...]) -> None:
+        self.parts[key] = part
+        self.states += len(part[1])
+        while self.states > self.max_states and len(self.parts) > 1:
+            self.states -= len(self.parts.pop(next(iter(self.parts)))[1])
+
+
+_PRODUCTS = _ProductCache(max_states=32_768)
+
+
+def _local_product(dfas: list[ByteDFA], limit: int) -> tuple[np.ndarray, ...] | None:
+    """The product of `dfas` with states from 0 and terminals as positions in `dfas`: (trans,
+    the first accepting position or -1, number alive, alive positions), or None over `limit`."""
+    sizes = [dfa.trans.shape[0] for dfa in dfas]
     row_base = np.cumsum([0] + sizes)[:-1].astype(np.int64)
-    stacked = np.concatenate([np.empty((0, 256), np.int32)] + [dfas[t].trans for t in terms]).astype(np.int32)
-    final = np.concatenate([dfas[t].accepting for t in terms] + [np.zeros(1, dtype=bool)])
+    stacked = np.concatenate([np.empty((0, 256), np.int32)] + [dfa.trans for dfa in dfas]).astype(np.int32)
+    final = np.concatenate([dfa.accepting for dfa in dfas] + [np.zeros(1, dtype=bool)])
     trans, tuples = _product_states(stacked, row_base, limit)
     if trans.shape[0] > limit:
         return None
-    trans = np.where(trans >= 0, trans + base, -1).astype(np.int32)
-    terms = np.array(terms, dtype=np.int32)
     alive = tuples >= 0
     accepting = alive & final[np.where(alive, row_base + tuples, len(final) - 1)]
-    accept = np.where(accepting.any(axis=1), terms[accepting.argmax(axis=1)] if len(terms) else -1, -1)
-    return trans, accept.astype(np.int32), alive.sum(axis=1), terms[np.nonzero(alive)[1]]
+    first = accepting.argmax(axis=1) if dfas else np.zeros(len(tuples), dtype=np.int64)
+    accept = np.where(accepting.any(axis=1), first, -1).astype(np.int64)
+    for array in (trans, accept):
+        array.setflags(write=False)
+    return trans, accept, alive.sum(axis=1), np.nonzero(alive)[1]
 
 
 @njit(cache=True)

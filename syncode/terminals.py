@@ -10,6 +10,7 @@ removed, so "alive" always means "completable"; equivalent states are merged (Ho
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -44,6 +45,11 @@ class ByteDFA:
     @property
     def n_states(self) -> int:
         return int(self.trans.shape[0])
+
+    @functools.cached_property
+    def digest(self) -> bytes:
+        """A key for the automaton's content (equal tables, equal digests)."""
+        return hashlib.blake2b(self.trans.tobytes() + self.accepting.tobytes(), digest_size=16).digest()
 
     def matches(self, data: bytes) -> bool:
         state = 0
