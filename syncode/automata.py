@@ -36,7 +36,8 @@ class UnsupportedPatternError(ValueError):
 @dataclass
 class CharDFA:
     """A DFA over code points: `edges[s]` is a sorted list of disjoint (lo, hi, target);
-    missing ranges go to the (implicit) dead state; state 0 starts."""
+    missing ranges go to the (implicit) dead state; state 0 starts. An automaton is a value:
+    never changed once made (its key is kept, and results are shared by content)."""
 
     edges: list[list[tuple[int, int, int]]]
     accepting: list[bool]
@@ -76,7 +77,11 @@ class CharDFA:
     # ------------------------------------------------------------------ algebra
     def _product(self, other: "CharDFA", mode: int) -> "CharDFA":
         """The minimal product automaton, acceptance by `mode` (_AND, _OR, _AND_NOT)."""
-        return _minimal(*_range_product(*_to_arrays(self), *_to_arrays(other), mode))
+        key = (self.key(), other.key(), mode)
+        found = _RESULTS.get(key)
+        if found is None:
+            found = _RESULTS.put(key, _minimal(*_range_product(*_to_arrays(self), *_to_arrays(other), mode)))
+        return found
 
     def intersect(self, other: "CharDFA") -> "CharDFA":
         if not _overlap(self.edges[0], other.edges[0]):  # at most the empty string in common
@@ -110,7 +115,11 @@ class CharDFA:
         """Trim dead and unreachable states and merge equivalent ones; states are numbered
         breadth-first from the start (edges in range order), so equal languages give equal
         automata."""
-        return _minimal(*_to_arrays(self))
+        key = self.key()
+        found = _RESULTS.get(key)
+        if found is None:
+            found = _RESULTS.put(key, _minimal(*_to_arrays(self)))
+        return found
 
     def live_states(self) -> list[bool]:
         """For each state, whether some accepting state is reachable from it."""
@@ -119,7 +128,10 @@ class CharDFA:
 
     def key(self) -> tuple:
         """A hashable form; equal for equal languages once minimised."""
-        return tuple(map(tuple, self.edges)), tuple(self.accepting)
+        key = self.__dict__.get("_key")
+        if key is None:
+            key = self.__dict__["_key"] = (tuple(map(tuple, self.edges)), tuple(self.accepting))
+        return key
 
     @staticmethod
     def from_key(key: tuple) -> "CharDFA":
@@ -129,6 +141,30 @@ class CharDFA:
     def to_byte_dfa(self) -> ByteDFA:
         """The same language over UTF-8 bytes (surrogate code points have no UTF-8 form)."""
         return _byte_dfa(self.key())
+
+
+class _Results:
+    """Minimisations and products by their operands' keys, kept per process (the same string,
+    number and key automata recur across schemas); the least recently used go first."""
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max_entries
+        self.entries: dict[tuple, CharDFA] = {}
+
+    def get(self, key: tuple) -> CharDFA | None:
+        found = self.entries.pop(key, None)
+        if found is not None:
+            self.entries[key] = found  # now the most recent
+        return found
+
+    def put(self, key: tuple, dfa: CharDFA) -> CharDFA:
+        self.entries[key] = dfa
+        if len(self.entries) > self.max_entries:
+            del self.entries[next(iter(self.entries))]
+        return dfa
+
+
+_RESULTS = _Results(max_entries=4096)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -54,6 +54,24 @@ def test_minimize_is_canonical():
     assert automata.from_regex("a+").intersect(automata.from_regex("b+")).is_empty()
 
 
+@given(x=st.sampled_from(["a*b*", "(?:ab)*", "[a-c]+", "b?", "a|bc"]),
+       y=st.sampled_from(["a*b*", "(?:ab)*", "[a-c]+", "b?", "a|bc"]))
+def test_shared_results_are_the_results_computed_afresh(x, y):
+    a, b = automata.from_regex(x), automata.from_regex(y)
+    for mode, op in ((automata._AND, a.intersect), (automata._OR, a.union), (automata._AND_NOT, a.difference)):
+        shared = op(b)
+        fresh = automata._minimal(*automata._range_product(*automata._to_arrays(a), *automata._to_arrays(b), mode))
+        assert shared.key() == fresh.key() and op(b).key() == shared.key()
+    assert a.minimize() is a.minimize() and a.minimize().key() == automata._minimal(*automata._to_arrays(a)).key()
+
+
+def test_shared_results_keep_to_their_budget():
+    results = automata._Results(max_entries=2)
+    for n in range(3):
+        results.put((n,), automata.from_regex("a" * (n + 1)))
+    assert len(results.entries) == 2 and results.get((0,)) is None and results.get((2,)).accepts("aaa")
+
+
 @pytest.mark.parametrize("pattern", [r"(a)\1", "(?=a)", "(?<!a)b", r"\bword", "a*+"])
 def test_non_regular_features_are_clear_errors(pattern):
     with pytest.raises(automata.UnsupportedPatternError):
