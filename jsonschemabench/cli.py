@@ -131,14 +131,15 @@ def render(paths: Sequence[Path], details: int | None = None, plots: Path | None
     sample, still come side by side); generation runs get a section each."""
     parts = []
     merged: dict[tuple, tuple[list[CaseResult], list[str]]] = {}
+    generated: dict[tuple, tuple[list[dict], list[str]]] = {}
     for path, (header, records) in zip(paths, runlog.records_of(paths)):
         mode = header.get("mode")
         versions = ", ".join(f"{e} {v}" for e, v in header.get("versions", {}).items())
-        note = f"Run file `{path}`, started {header.get('started', '?')}; engines: {versions or '-'}."
+        note = f"Run file `{path}`, started {header.get('started', '?')}; versions: {versions or '-'}."
         if mode == "generate":
-            from .generate import generate_report
-
-            parts.append(generate_report(records, f"Generation over JSONSchemaBench ({path.name})", note))
+            rows, notes = generated.setdefault((header.get("model", "?"), header.get("split", "?")), ([], []))
+            rows += records
+            notes.append(note)
             continue
         results, notes = merged.setdefault((mode, _tokenizer_name(header.get("tokenizer", "?"))), ([], []))
         results += [CaseResult.from_record(r) for r in records]
@@ -159,6 +160,11 @@ def render(paths: Sequence[Path], details: int | None = None, plots: Path | None
                 parts.append("Plots: " + ", ".join(f"![{f.stem}]({f})" for f in files) + "\n")
             except PlotsSkipped as exc:
                 parts.append(f"Plots: {exc}.\n")
+    for (model, split), (rows, notes) in generated.items():
+        from .generate import generate_report
+
+        parts.append(generate_report(rows, f"Generation over JSONSchemaBench ({split} split), model {model}",
+                                     " ".join(notes)))
     return "\n".join(parts)
 
 

@@ -201,7 +201,8 @@ def run_generate(args: argparse.Namespace) -> int:
     todo = [(subset, sid, schema) for subset in subsets
             for sid, schema in data.split_schemas(subset, args.data, args.split, args.limit)]
     header = {"mode": "generate", "tokenizer": args.model, "engines": [engine], "model": args.model,
-              "split": args.split, "max_new_tokens": args.max_new_tokens, "time_limit": args.time_limit}
+              "split": args.split, "max_new_tokens": args.max_new_tokens, "time_limit": args.time_limit,
+              "versions": _versions()}
     runfile = runlog.RunFile(args.out, header, args.resume) if args.out is not None else None
     done = runfile.done if runfile is not None else set()
     todo = [t for t in todo if (engine, f"{t[0]}/{t[1]}") not in done]
@@ -230,6 +231,15 @@ def run_generate(args: argparse.Namespace) -> int:
     if args.report is not None:
         Path(args.report).write_text(text, encoding="utf-8")
     return 0
+
+
+def _versions() -> dict[str, str]:
+    import torch
+    import transformers
+
+    import syncode
+
+    return {"syncode": syncode.__version__, "transformers": transformers.__version__, "torch": torch.__version__}
 
 
 GENERATE_BLOCK = ("schemas", "DC", "EC", "compliance", "GCT p50 ms", "TTFT p50 ms", "TPOT p50 ms")

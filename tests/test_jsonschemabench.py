@@ -249,3 +249,29 @@ def test_generate_records_an_empty_language_and_an_error_then_goes_on(monkeypatc
     text = generate_report(records, "tiny")
     assert "| 3 | 0.67 | 0.33 | 0.50 |" in text.replace("**overall**", "t"), text
     assert "no grammar 1" in text and "eos 1" in text and "error 1" in text
+
+
+def test_report_merges_generation_runs_of_one_model_side_by_side(tmp_path):
+    """Constrained and free runs, one of them split over two files (two processes), land in
+    one table."""
+    def record(engine, case, valid, compiled):
+        return {"mode": "generate", "engine": engine, "case_id": f"S/{case}", "category": "S", "compiled": compiled,
+                "compile_error": "", "gct": 0.01 if compiled is not None else None, "text": "{}",
+                "output_tokens": 2, "ttft": 0.5, "tpot": 0.1, "stop": "eos", "parses": True, "valid": valid,
+                "why": ""}
+
+    files = {"free.jsonl": [("unconstrained", "a", False, None), ("unconstrained", "b", False, None)],
+             "c1.jsonl": [("syncode", "a", True, True)], "c2.jsonl": [("syncode", "b", False, True)]}
+    paths = []
+    for name, rows in files.items():
+        run = runlog.RunFile(tmp_path / name, {"mode": "generate", "model": "m", "split": "test",
+                                               "engines": [rows[0][0]], "versions": {"syncode": "0"}})
+        for row in rows:
+            run.add(record(*row))
+        run.close()
+        paths.append(tmp_path / name)
+    text = cli.render(paths)
+    assert text.count("# Generation") == 1 and "versions: syncode 0" in text
+    overall = next(line for line in text.splitlines() if line.startswith("| **overall**"))
+    cells = [c.strip() for c in overall.strip("|").split("|")]
+    assert cells[1:5] == ["2", "-", "0.00", "-"] and cells[8:12] == ["2", "1.00", "0.50", "0.50"]
