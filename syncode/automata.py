@@ -602,20 +602,32 @@ class NFA:
         return CharDFA(edges, accepting).minimize()
 
 
-def _partition(edges: list[tuple[int, int, int]]):
-    """Split overlapping range edges into disjoint ranges with their target sets."""
-    if not edges:
-        return []
-    points = sorted({lo for lo, _, _ in edges} | {hi + 1 for _, hi, _ in edges})
-    out = []
+def _partition(edges: list[tuple[int, int, int]]) -> list[tuple[int, int, frozenset[int]]]:
+    """Split overlapping range edges into disjoint ranges with their target sets (one sweep
+    over the range ends, so Unicode classes of hundreds of ranges stay cheap)."""
+    starts: dict[int, list[int]] = {}
+    ends: dict[int, list[int]] = {}
+    for lo, hi, t in edges:
+        starts.setdefault(lo, []).append(t)
+        ends.setdefault(hi + 1, []).append(t)
+    points = sorted(starts.keys() | ends.keys())
+    active: dict[int, int] = {}  # target -> how many edges to it cover the current point
+    out: list[tuple[int, int, frozenset[int]]] = []
     for k in range(len(points) - 1):
-        lo, hi = points[k], points[k + 1] - 1
-        targets = frozenset(t for a, b, t in edges if a <= lo and hi <= b)
-        if targets:
-            if out and out[-1][2] == targets and out[-1][1] + 1 == lo:
-                out[-1] = (out[-1][0], hi, targets)
-            else:
-                out.append((lo, hi, targets))
+        point = points[k]
+        for t in ends.get(point, ()):
+            active[t] -= 1
+            if not active[t]:
+                del active[t]
+        for t in starts.get(point, ()):
+            active[t] = active.get(t, 0) + 1
+        if not active:
+            continue
+        targets, hi = frozenset(active), points[k + 1] - 1
+        if out and out[-1][2] == targets and out[-1][1] + 1 == point:
+            out[-1] = (out[-1][0], hi, targets)
+        else:
+            out.append((point, hi, targets))
     return out
 
 

@@ -211,3 +211,18 @@ def test_distinct_columns_are_the_first_of_each_column_value():
         table = base[:, rng.integers(0, base.shape[1], size=int(rng.integers(1, 60)))]  # repeated columns
         _, first = np.unique(table, axis=1, return_index=True)
         assert terminals._distinct_columns(table).tolist() == sorted(first.tolist())
+
+
+@given(st.lists(st.tuples(st.integers(0, 40), st.integers(0, 12), st.integers(0, 4)), max_size=12))
+def test_partition_splits_ranges_into_disjoint_pieces_with_their_targets(raw):
+    edges = [(lo, lo + width, t) for lo, width, t in raw]
+    pieces = automata._partition(edges)
+    covered = {}
+    for lo, hi, targets in pieces:
+        for cp in range(lo, hi + 1):
+            assert cp not in covered
+            covered[cp] = targets
+    for cp in range(0, 60):
+        expected = frozenset(t for lo, hi, t in edges if lo <= cp <= hi)
+        assert covered.get(cp, frozenset()) == expected
+    assert all(a[1] + 1 < b[0] or a[2] != b[2] for a, b in zip(pieces, pieces[1:]))  # neighbours merged
