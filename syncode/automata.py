@@ -583,6 +583,7 @@ class NFA:
         order = [first]
         edges: list[list[tuple[int, int, int]]] = []
         accepting: list[bool] = []
+        closures: dict[frozenset[int], frozenset[int]] = {}  # a target set's epsilon closure
         i = 0
         while i < len(order):
             current = order[i]
@@ -592,7 +593,9 @@ class NFA:
                 events.extend(self.ranges[s])
             row = []
             for lo, hi, targets in _partition(events):
-                key = self._closure(targets, begin=False, end=False)
+                key = closures.get(targets)
+                if key is None:
+                    key = closures[targets] = self._closure(targets, begin=False, end=False)
                 if key not in ids:
                     ids[key] = len(order)
                     order.append(key)
