@@ -128,8 +128,8 @@ class _Builder:
                 advanced.setdefault(symbol, []).append(item + 1)
         return {symbol: frozenset(items) for symbol, items in advanced.items()}
 
-    def _follow_sets(self) -> tuple[list[tuple[int, int]], list[int], dict[tuple[int, int], list[int]]]:
-        """(nonterminal transitions, their follow sets, lookback: (state, rule) -> transitions)."""
+    def _follow_sets(self) -> tuple[list[int], dict[tuple[int, int], list[int]]]:
+        """(the follow set of each nonterminal transition, lookback: (state, rule) -> transitions)."""
         n_nt, transitions, nullable = self.n_nt, self.transitions, self.nullable
         edges = [(p, s) for p, moves in enumerate(transitions) for s in moves if s < n_nt]
         index = {edge: x for x, edge in enumerate(edges)}
@@ -161,11 +161,11 @@ class _Builder:
                         includes[y].append(x)
                 if dot == 0:
                     lookback.setdefault((state, r), []).append(x)
-        return edges, _digraph(includes, _digraph(reads, directly_reads)), lookback
+        return _digraph(includes, _digraph(reads, directly_reads)), lookback
 
     def table(self) -> IntParseTable:
         self._lr0()
-        _, follow, lookback = self._follow_sets()
+        follow, lookback = self._follow_sets()
         n_nt, names = self.n_nt, self.names
         lookaheads: list[dict[int, int]] = [{} for _ in self.kernels]  # state -> rule -> terminal set
         for (state, r), xs in lookback.items():
