@@ -245,6 +245,9 @@ def code_point_dfa_to_bytes(
         return digit_trie(pieces, k, 64, lambda lo, hi: ((0x80 + lo, 0x80 + hi),), inside, add_state)
 
     for s in order:
+        if all(hi < 0x80 for _, hi, _ in edges[s]):  # ASCII only (most states of keys and literals)
+            rows[index[s]] = [(lo, hi, index[t]) for lo, hi, t in edges[s]]
+            continue
         pieces = sorted((a, b, index[t]) for lo, hi, t in edges[s] for a, b in _without_surrogates(lo, hi))
         row = clip(pieces, 0, 0x7F)
         for k, lowest, highest, lead in UTF8_FORMS:
