@@ -241,6 +241,8 @@ class Grammar:
 def _compile_rules(rules: dict[str, list[str]], terminals: set[str], start: str, name: str) -> list[Rule]:
     """Lark `Rule`s as Lark's loader makes them from plain alternatives: every symbol defined,
     empty duplicates merged, other duplicates an error, rules unreachable from `start` dropped."""
+    made = {rule: NonTerminal(rule) for rule in rules}  # one object per symbol; a terminal wins a name
+    made.update((term, Terminal(term, filter_out=False)) for term in terminals)
     compiled: list[Rule] = []
     for origin, alts in rules.items():
         seen: set[tuple[str, ...]] = set()
@@ -251,15 +253,11 @@ def _compile_rules(rules: dict[str, list[str]], terminals: set[str], start: str,
                     raise GrammarError(f"grammar {name}: rule {origin} has the alternative {alt!r} twice")
                 continue
             seen.add(symbols)
-            expansion = []
-            for symbol in symbols:
-                if symbol in terminals:
-                    expansion.append(Terminal(symbol, filter_out=False))
-                elif symbol in rules:
-                    expansion.append(NonTerminal(symbol))
-                else:
-                    raise GrammarError(f"grammar {name}: rule {origin} uses the undefined symbol {symbol}")
-            compiled.append(Rule(NonTerminal(origin), expansion, order))
+            try:
+                expansion = [made[symbol] for symbol in symbols]
+            except KeyError as exc:
+                raise GrammarError(f"grammar {name}: rule {origin} uses the undefined symbol {exc.args[0]}") from None
+            compiled.append(Rule(made[origin], expansion, order))
     if start not in rules:
         raise GrammarError(f"grammar {name}: no start rule {start}")
     reachable, stack = {start}, [start]
