@@ -144,6 +144,12 @@ class _Builder:
                 elif nullable[symbol]:
                     reads[x].append(index[(target, symbol)])
             directly_reads[x] = bits
+        nullable_tail = []  # per rule: where the suffix of nullable symbols starts
+        for rhs in self.rhs:
+            tail = len(rhs)
+            while tail and nullable[rhs[tail - 1]]:
+                tail -= 1
+            nullable_tail.append(tail)
         includes: list[list[int]] = [[] for _ in edges]
         lookback: dict[tuple[int, int], list[int]] = {}
         for x, (p, nonterminal) in enumerate(edges):
@@ -157,7 +163,7 @@ class _Builder:
                 for i in range(dot, len(rhs)):
                     y = index.get((state, rhs[i]))
                     state = transitions[state][rhs[i]]
-                    if y is not None and all(nullable[s] for s in rhs[i + 1:]):
+                    if y is not None and i + 1 >= nullable_tail[r]:
                         includes[y].append(x)
                 if dot == 0:
                     lookback.setdefault((state, r), []).append(x)
