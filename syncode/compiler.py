@@ -19,6 +19,7 @@ from .grammar import Grammar
 from .kernels import new_workspace
 from .lexer import LexerContexts, build_contexts
 from .mask_store import default_cache_dir
+from .gcpause import gc_paused
 from .parse_table import ParseTables, build_parse_tables
 from .store import GrammarStore
 from .tokenizer_info import TokenizerInfo
@@ -140,8 +141,9 @@ def compile_grammar(
     needs is always built here). `progress`: a progress bar on stderr (eager builds).
     """
     start = time.perf_counter()
-    tables = build_parse_tables(grammar)
-    contexts = build_contexts(grammar, tables)
+    with gc_paused():
+        tables = build_parse_tables(grammar)
+        contexts = build_contexts(grammar, tables)
     folder = default_cache_dir() if cache_dir == "default" else (Path(cache_dir) if cache_dir is not None else None)
     compiled = CompiledGrammar(grammar, tokenizer_info, tables, contexts, folder)
     if eager:

@@ -23,6 +23,7 @@ import referencing.exceptions
 import referencing.jsonschema
 
 from ..automata import CharDFA, UnsupportedPatternError, any_string, from_regex, literal
+from ..gcpause import gc_paused
 from ..grammar import Grammar, GrammarError
 from ..terminals import ByteDFA
 from . import formats, numbers
@@ -1021,7 +1022,8 @@ def schema_to_grammar(schema: Any, **options: Any) -> Grammar:
     """The grammar of exactly the JSON texts valid for `schema` (see `SchemaOptions`)."""
     opts = SchemaOptions(**options)
     loaded = _load(schema)
-    compiler = SchemaCompiler(loaded, opts)
-    grammar = compiler.grammar()
+    with gc_paused():
+        compiler = SchemaCompiler(loaded, opts)
+        grammar = compiler.grammar()
     grammar.schema = loaded
     return grammar
