@@ -173,10 +173,7 @@ class GrammarStore:
         root's entry and index, s0's signature)."""
         col = self.col
         if self._alive_id is None:
-            c = self.contexts
-            sets: dict[bytes, int] = {}
-            self._alive_id = np.array([sets.setdefault(c.alive_terms[c.alive_ptr[s]:c.alive_ptr[s + 1]].tobytes(), len(sets))
-                                       for s in range(len(c.accept))], dtype=np.int64)
+            self._alive_id = alive_set_ids(self.contexts)
         node_base = int(col["root_lo"].data[r])
         nodes = np.arange(node_base, col["root_hi"].data[r])
         sig0, canon0 = self._start_signature(s0)
@@ -231,3 +228,24 @@ class GrammarStore:
     @property
     def nbytes(self) -> int:
         return sum(a.nbytes for a in self.arrays())
+
+
+def alive_set_ids(contexts: LexerContexts) -> np.ndarray:
+    """Per lexer state, a number for its set of alive terminals: equal sets, equal numbers.
+    States are grouped by a hash of their (rank-ordered) terminal lists, then every member is
+    checked against its group's first state, so the numbering is exact."""
+    ptr, terms = contexts.alive_ptr.astype(np.int64), contexts.alive_terms.astype(np.int64)
+    counts = np.diff(ptr)
+    owner = np.repeat(np.arange(len(counts)), counts)
+    position = np.arange(len(terms)) - ptr[owner]
+    weights = np.random.default_rng(0).integers(1, 1 << 62, size=int(counts.max(initial=0)) + 1, dtype=np.int64)
+    summed = np.concatenate(([0], np.cumsum((terms + 1) * weights[position])))  # wraps: a hash, not a sum
+    keys = np.stack([summed[ptr[1:]] - summed[ptr[:-1]], counts], axis=1)
+    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    representative = first[inverse]
+    if (terms == terms[ptr[representative[owner]] + position]).all():
+        return inverse.astype(np.int64)
+    sets: dict[bytes, int] = {}  # a hash collision: number the sets one by one
+    return np.array([sets.setdefault(terms[ptr[s]:ptr[s + 1]].tobytes(), len(sets)) for s in range(len(counts))],
+                    dtype=np.int64)

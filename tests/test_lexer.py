@@ -89,3 +89,27 @@ def test_the_products_order_of_terminals_is_part_of_its_key():
             return int(accept[state])
 
         assert lexed(b"ab") == order[0] and lexed(b"ac") == 1
+
+
+def _sets_by_loop(c) -> list[tuple[int, ...]]:
+    return [tuple(c.alive_terms[c.alive_ptr[s]:c.alive_ptr[s + 1]].tolist()) for s in range(len(c.accept))]
+
+
+@pytest.mark.parametrize("index", range(len(SCHEMAS) + 2))
+def test_alive_set_ids_number_equal_sets_equally(index, monkeypatch):
+    from syncode import store
+
+    c = contexts(grammars()[index])
+    sets = _sets_by_loop(c)
+    ids = store.alive_set_ids(c)
+    pairs = set(zip(ids.tolist(), sets))
+    assert len({i for i, _ in pairs}) == len(pairs) == len(set(sets))  # a bijection between ids and sets
+    # a hash that collides everywhere still gives the exact numbering (the one-by-one path)
+    monkeypatch.setattr(np.random, "default_rng", lambda seed: _Zeros())
+    collided = store.alive_set_ids(c)
+    assert len(set(zip(collided.tolist(), sets))) == len(set(sets)) == len(set(collided.tolist()))
+
+
+class _Zeros:
+    def integers(self, low, high, size, dtype):
+        return np.zeros(size, dtype=dtype)
