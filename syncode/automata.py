@@ -16,6 +16,7 @@ import numpy as np
 
 from numba import njit
 
+from .lru import LRU
 from .terminals import ByteDFA, code_point_dfa_to_bytes, coreachable, equivalence_classes, predecessors
 
 try:  # Python >= 3.11
@@ -143,28 +144,7 @@ class CharDFA:
         return _byte_dfa(self.key())
 
 
-class _Results:
-    """Minimisations and products by their operands' keys, kept per process (the same string,
-    number and key automata recur across schemas); the least recently used go first."""
-
-    def __init__(self, max_entries: int) -> None:
-        self.max_entries = max_entries
-        self.entries: dict[tuple, CharDFA] = {}
-
-    def get(self, key: tuple) -> CharDFA | None:
-        found = self.entries.pop(key, None)
-        if found is not None:
-            self.entries[key] = found  # now the most recent
-        return found
-
-    def put(self, key: tuple, dfa: CharDFA) -> CharDFA:
-        self.entries[key] = dfa
-        if len(self.entries) > self.max_entries:
-            del self.entries[next(iter(self.entries))]
-        return dfa
-
-
-_RESULTS = _Results(max_entries=4096)
+_RESULTS = LRU(budget=4096)  # products and minimisations by their operands' keys
 
 
 @functools.lru_cache(maxsize=4096)

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .gcpause import gc_paused
 from .grammar import Grammar
 from .kernels import new_workspace
 from .lexer import LexerContexts, build_contexts
 from .mask_store import default_cache_dir
-from .gcpause import gc_paused
 from .parse_table import ParseTables, build_parse_tables
 from .store import GrammarStore
 from .tokenizer_info import TokenizerInfo

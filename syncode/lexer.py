@@ -18,6 +18,7 @@ from numba import njit
 from .grammar import Grammar, GrammarError
 from .layout import (KIND_IGNORE, KIND_NEWLINE, KIND_SHIFT, ROLE_CLOSE, ROLE_DEDENT, ROLE_INDENT,
                      ROLE_NEWLINE, ROLE_OPEN, ROLE_TRIGGER, STATE_BITS)
+from .lru import LRU
 from .parse_table import ParseTables
 from .terminals import ByteDFA, UnsupportedRegexError, regex_to_dfa, split_on_byte
 
@@ -340,29 +341,9 @@ def _product(terms, dfas, base: int, limit: int) -> tuple[np.ndarray, ...] | Non
     return np.where(trans >= 0, trans + base, -1).astype(np.int32), named[accept], alive_count, named[alive]
 
 
-class _ProductCache:
-    """Products of terminal DFAs by the DFAs' contents, kept per process (most of a schema's
-    lexer contexts, its punctuation and value terminals, recur across schemas); the least
-    recently used go first past `max_states` states in all."""
-
-    def __init__(self, max_states: int) -> None:
-        self.max_states, self.states = max_states, 0
-        self.parts: dict[tuple, tuple[np.ndarray, ...]] = {}
-
-    def get(self, key: tuple) -> tuple[np.ndarray, ...] | None:
-        part = self.parts.pop(key, None)
-        if part is not None:
-            self.parts[key] = part  # now the most recent
-        return part
-
-    def put(self, key: tuple, part: tuple[np.ndarray, ...]) -> None:
-        self.parts[key] = part
-        self.states += len(part[1])
-        while self.states > self.max_states and len(self.parts) > 1:
-            self.states -= len(self.parts.pop(next(iter(self.parts)))[1])
-
-
-_PRODUCTS = _ProductCache(max_states=32_768)
+# Products by the DFAs' contents and order: most of a schema's lexer contexts (punctuation,
+# values) recur across schemas. Budget: 32,768 product states in all.
+_PRODUCTS = LRU(budget=32_768, size=lambda part: len(part[1]))
 
 
 def _local_product(dfas: list[ByteDFA], limit: int) -> tuple[np.ndarray, ...] | None:

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from syncode import automata, terminals
+from syncode.lru import LRU
 from syncode.schema import strings
 
 PATTERNS = [
@@ -66,7 +67,7 @@ def test_shared_results_are_the_results_computed_afresh(x, y):
 
 
 def test_shared_results_keep_to_their_budget():
-    results = automata._Results(max_entries=2)
+    results = LRU(budget=2)
     for n in range(3):
         results.put((n,), automata.from_regex("a" * (n + 1)))
     assert len(results.entries) == 2 and results.get((0,)) is None and results.get((2,)).accepts("aaa")

@@ -9,6 +9,7 @@ import pytest
 
 import syncode
 from syncode import lexer
+from syncode.lru import LRU
 from syncode.parse_table import build_parse_tables
 from syncode.terminals import regex_to_dfa
 
@@ -31,9 +32,9 @@ def contexts(grammar):
 def test_cached_products_give_the_contexts_fresh_ones_give(monkeypatch):
     fresh = []
     for grammar in grammars():  # each alone: nothing shared
-        monkeypatch.setattr(lexer, "_PRODUCTS", lexer._ProductCache(max_states=1 << 20))
+        monkeypatch.setattr(lexer, "_PRODUCTS", LRU(budget=1 << 20, size=lexer._PRODUCTS.size))
         fresh.append(contexts(grammar))
-    monkeypatch.setattr(lexer, "_PRODUCTS", lexer._ProductCache(max_states=1 << 20))
+    monkeypatch.setattr(lexer, "_PRODUCTS", LRU(budget=1 << 20, size=lexer._PRODUCTS.size))
     for grammar in grammars():  # fill the cache: the schemas share punctuation and values
         contexts(grammar)
     shared = lexer._PRODUCTS
@@ -64,11 +65,11 @@ def test_digest_follows_content():
 
 
 def test_cache_keeps_to_its_state_budget():
-    cache = lexer._ProductCache(max_states=10)
+    cache = LRU(budget=10, size=lexer._PRODUCTS.size)
     parts = [lexer._local_product([regex_to_dfa("x" * n, "X")], 1000) for n in (3, 4, 5)]  # 4, 5, 6 states
     for n, part in enumerate(parts):
         cache.put((n,), part)
-    assert cache.states <= 10 and cache.get((2,)) is parts[2] and cache.get((0,)) is None
+    assert cache.used <= 10 and cache.get((2,)) is parts[2] and cache.get((0,)) is None
 
 
 @pytest.mark.parametrize("limit", [0, 2])
